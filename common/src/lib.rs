@@ -1,1 +1,39 @@
+//! Shared core of the `libvirt` and `libvirt_guest` NSS modules.
+//!
+//! - [`status_file`], [`macs_file`]: parse the lease helper's `*.status` and
+//!   libvirtd's `*.macs` into compact, indexed structures.
+//! - [`lease_dir`]: the lease directory as a snapshot revalidated by `stat` on
+//!   every call; [`snapshot_cache`]: the per-process copy of it.
+//! - [`lookup`]: forward and reverse lookups with the C modules' semantics.
+//! - [`ffi`]: the glibc NSS entry points — the only module with `unsafe`.
+//!
+//! Nothing here knows where the lease directory is: it is a parameter
+//! everywhere, bound to [`LEASE_DIR`] only by the two cdylibs.
 
+pub mod ffi;
+mod json;
+mod key_index;
+pub mod lease_dir;
+pub mod lookup;
+pub mod macs_file;
+pub mod snapshot_cache;
+pub mod status_file;
+mod text_arena;
+
+pub use lease_dir::{DirError, FileSet, LeaseDir};
+pub use lookup::{Answer, Family, Service};
+
+/// Where libvirt's dnsmasq state lives. Packagers may change it at build time
+/// (`LIBVIRT_NSS_LEASE_DIR=/path cargo build`); nothing can at run time, since
+/// the modules run inside setuid programs (decision N1).
+pub const LEASE_DIR: &str = match option_env!("LIBVIRT_NSS_LEASE_DIR") {
+    Some(dir) => dir,
+    None => "/var/lib/libvirt/dnsmasq",
+};
+
+/// Seconds since the epoch, as the lookups' `now`.
+pub fn now_epoch_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

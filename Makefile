@@ -1,0 +1,41 @@
+# Build, test and install the libvirt NSS modules and lease helper.
+#   make build     release build; modules land in target/modules/ under their sonames
+#   make test      everything (unit, dlopen, getent in namespaces, helper, dnsmasq e2e)
+#   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR
+SHELL := /bin/bash
+CARGO ?= cargo
+PREFIX ?= /usr
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+LIBDIR ?= $(PREFIX)/lib/$(MULTIARCH)
+LIBEXECDIR ?= $(PREFIX)/libexec/libvirt-nss-rs
+MODULES_DIR := target/modules
+RELEASE := target/release
+
+.PHONY: all build test install uninstall clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+	mkdir -p $(MODULES_DIR)
+	install -m 0644 $(RELEASE)/libnss_libvirt.so $(MODULES_DIR)/libnss_libvirt.so.2
+	install -m 0644 $(RELEASE)/libnss_libvirt_guest.so $(MODULES_DIR)/libnss_libvirt_guest.so.2
+
+test: build
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --release
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -m 0644 $(MODULES_DIR)/libnss_libvirt.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt.so.2
+	install -m 0644 $(MODULES_DIR)/libnss_libvirt_guest.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
+	install -m 0755 $(RELEASE)/libvirt_leaseshelper $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libnss_libvirt.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
+	rm -f $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,393 @@
+//! The lease directory as a per-process snapshot that is never stale.
+//!
+//! Every call to [`LeaseDir::refresh`] `stat`s the directory and each file it
+//! uses (never opening a file that has not changed), re-reads only files whose
+//! identity (device, inode, size, mtime and ctime with nanoseconds) changed,
+//! drops files that are gone, and re-lists the directory only when the
+//! directory itself changed. A warm lookup therefore costs one `stat` per file
+//! plus one for the directory, whatever the number of leases (decision N23).
+//!
+//! Reading is defensive because this code runs inside every process that
+//! resolves a name: only regular files are opened (a FIFO or device named
+//! `x.status` is skipped without blocking, N2), files or a directory writable
+//! by group or others are ignored (N6), files over 32 MiB are ignored (N5),
+//! and a file that is not valid JSON contributes nothing (N3).
+
+use std::ffi::OsString;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::macs_file::MacsFile;
+use crate::status_file::LeaseFile;
+
+/// The lease helper's own limit on a `.status` file (N5).
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// File timestamps come from a coarse clock (one kernel tick), so a file
+/// modified twice within one tick can keep its mtime. A file or directory
+/// whose mtime is this close to the moment we read it is re-checked on the
+/// next call even if its stamp looks unchanged (the "racy git" rule).
+const RACY_WINDOW: Duration = Duration::from_millis(100);
+
+/// Which files a module reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileSet {
+    /// `*.status` only (the `libvirt` module).
+    Leases,
+    /// `*.status` and `*.macs` (the `libvirt_guest` module).
+    LeasesAndMacs,
+}
+
+/// The kind of lease-dir file, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Status,
+    Macs,
+}
+
+impl FileKind {
+    fn of_name(name: &[u8], files: FileSet) -> Option<FileKind> {
+        if name.ends_with(b".status") {
+            Some(FileKind::Status)
+        } else if files == FileSet::LeasesAndMacs && name.ends_with(b".macs") {
+            Some(FileKind::Macs)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a file contributes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ignored {
+    /// A FIFO, device, socket or directory: never opened.
+    NotARegularFile,
+    /// Writable by group or others: anyone could plant names (N6).
+    WritableByOthers {
+        mode: u32,
+    },
+    TooLarge {
+        bytes: u64,
+    },
+    Unreadable {
+        errno: i32,
+    },
+    /// Not a JSON array of objects; the message has line and column.
+    Malformed {
+        message: String,
+    },
+}
+
+#[derive(Debug)]
+pub enum Content {
+    Leases(LeaseFile),
+    Macs(MacsFile),
+    Ignored(Ignored),
+}
+
+/// What identifies one version of a file or directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mode: u32,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mode: meta.mode(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// Modified so recently that a second change within the same clock tick
+    /// would not show in the stamp.
+    fn is_racy(&self, read_at: SystemTime) -> bool {
+        let changed = |(secs, nanos): (i64, i64)| {
+            UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
+        };
+        let latest = changed(self.mtime).max(changed(self.ctime));
+        latest + RACY_WINDOW >= read_at
+    }
+}
+
+/// One `*.status` or `*.macs` file and what it holds.
+#[derive(Debug)]
+pub struct DirFile {
+    name: OsString,
+    path: PathBuf,
+    kind: FileKind,
+    stamp: Option<Stamp>,
+    racy: bool,
+    content: Content,
+}
+
+impl DirFile {
+    pub fn name(&self) -> &std::ffi::OsStr {
+        &self.name
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn kind(&self) -> FileKind {
+        self.kind
+    }
+    pub fn content(&self) -> &Content {
+        &self.content
+    }
+}
+
+/// Why the directory itself cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirError {
+    /// `stat` or `opendir` failed with this errno (`ENOENT`: libvirt is not
+    /// installed or has no network yet).
+    Unreadable { errno: i32 },
+    /// The directory is writable by group or others (N6).
+    WritableByOthers,
+}
+
+impl DirError {
+    /// The errno a module reports for this error.
+    pub fn errno(self) -> i32 {
+        match self {
+            DirError::Unreadable { errno } => errno,
+            DirError::WritableByOthers => libc::EACCES,
+        }
+    }
+}
+
+/// A lease directory as last read: the files, sorted by name (bytes).
+#[derive(Debug)]
+pub struct LeaseDir {
+    path: PathBuf,
+    files_read: FileSet,
+    dir_stamp: Option<Stamp>,
+    dir_racy: bool,
+    files: Vec<DirFile>,
+}
+
+impl LeaseDir {
+    /// An empty snapshot of `path`; nothing is read until [`refresh`](Self::refresh).
+    pub fn new(path: &Path, files_read: FileSet) -> LeaseDir {
+        LeaseDir {
+            path: path.to_owned(),
+            files_read,
+            dir_stamp: None,
+            dir_racy: false,
+            files: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn files_read(&self) -> FileSet {
+        self.files_read
+    }
+
+    /// Brings the snapshot up to date with the directory (see module docs).
+    /// On error the snapshot is emptied, so nothing stale can answer.
+    pub fn refresh(&mut self) -> Result<(), DirError> {
+        let result = self.try_refresh();
+        if result.is_err() {
+            self.dir_stamp = None;
+            self.files.clear();
+        }
+        result
+    }
+
+    fn try_refresh(&mut self) -> Result<(), DirError> {
+        let now = SystemTime::now();
+        let meta = fs::metadata(&self.path).map_err(|e| DirError::Unreadable {
+            errno: errno_of(&e),
+        })?;
+        if !meta.is_dir() {
+            return Err(DirError::Unreadable {
+                errno: libc::ENOTDIR,
+            });
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(DirError::WritableByOthers);
+        }
+        let stamp = Stamp::of(&meta);
+        if self.dir_stamp != Some(stamp) || self.dir_racy {
+            self.relist()?;
+            self.dir_stamp = Some(stamp);
+            self.dir_racy = stamp.is_racy(now);
+        }
+        self.files.retain_mut(|file| file.revalidate(now));
+        Ok(())
+    }
+
+    /// Re-reads the directory listing, keeping the files already known.
+    fn relist(&mut self) -> Result<(), DirError> {
+        let entries = fs::read_dir(&self.path).map_err(|e| DirError::Unreadable {
+            errno: errno_of(&e),
+        })?;
+        let mut names: Vec<(OsString, FileKind)> = entries
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                FileKind::of_name(name.as_bytes(), self.files_read).map(|kind| (name, kind))
+            })
+            .collect();
+        names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+
+        let mut known = std::mem::take(&mut self.files).into_iter().peekable();
+        for (name, kind) in names {
+            while known
+                .next_if(|f| f.name.as_bytes() < name.as_bytes())
+                .is_some()
+            {}
+            match known.next_if(|f| f.name == name) {
+                Some(file) => self.files.push(file),
+                None => self.files.push(DirFile {
+                    path: self.path.join(&name),
+                    name,
+                    kind,
+                    stamp: None,
+                    racy: false,
+                    content: Content::Ignored(Ignored::Unreadable { errno: 0 }),
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file in name order.
+    pub fn files(&self) -> &[DirFile] {
+        &self.files
+    }
+
+    /// The parsed `.status` files, in name order.
+    pub fn lease_files(&self) -> impl Iterator<Item = &LeaseFile> {
+        self.files.iter().filter_map(|f| match &f.content {
+            Content::Leases(leases) => Some(leases),
+            _ => None,
+        })
+    }
+
+    /// The parsed `.macs` files, in name order.
+    pub fn macs_files(&self) -> impl Iterator<Item = &MacsFile> {
+        self.files.iter().filter_map(|f| match &f.content {
+            Content::Macs(macs) => Some(macs),
+            _ => None,
+        })
+    }
+
+    /// Approximate heap bytes held by the parsed files.
+    pub fn heap_bytes(&self) -> usize {
+        self.files
+            .iter()
+            .map(|f| match &f.content {
+                Content::Leases(l) => l.heap_bytes(),
+                Content::Macs(m) => m.heap_bytes(),
+                Content::Ignored(_) => 0,
+            })
+            .sum()
+    }
+}
+
+impl DirFile {
+    /// Re-reads this file if it changed. Returns false when it is gone.
+    fn revalidate(&mut self, now: SystemTime) -> bool {
+        let meta = match fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
+            Err(e) => {
+                self.stamp = None;
+                self.content = Content::Ignored(Ignored::Unreadable {
+                    errno: errno_of(&e),
+                });
+                return true;
+            }
+        };
+        let stamp = Stamp::of(&meta);
+        if self.stamp == Some(stamp) && !self.racy {
+            return true;
+        }
+        let (stamp, content) = if meta.is_file() {
+            match read_file(&self.path) {
+                Ok((meta, bytes)) => (Stamp::of(&meta), parse(self.kind, &bytes)),
+                Err(ignored) => (stamp, Content::Ignored(ignored)),
+            }
+        } else {
+            (stamp, Content::Ignored(Ignored::NotARegularFile))
+        };
+        self.stamp = Some(stamp);
+        self.racy = stamp.is_racy(now);
+        self.content = content;
+        true
+    }
+}
+
+fn parse(kind: FileKind, bytes: &[u8]) -> Content {
+    let malformed = |e: serde_json::Error| {
+        Content::Ignored(Ignored::Malformed {
+            message: e.to_string(),
+        })
+    };
+    match kind {
+        FileKind::Status => LeaseFile::parse(bytes).map_or_else(malformed, Content::Leases),
+        FileKind::Macs => MacsFile::parse(bytes).map_or_else(malformed, Content::Macs),
+    }
+}
+
+/// Reads a regular, trusted file of at most [`MAX_FILE_BYTES`], returning the
+/// metadata of the file actually read (it may have been replaced since the
+/// caller's `stat`).
+pub fn read_file(path: &Path) -> Result<(Metadata, Vec<u8>), Ignored> {
+    let unreadable = |e: io::Error| Ignored::Unreadable {
+        errno: errno_of(&e),
+    };
+    // O_NONBLOCK: if the name was swapped for a FIFO after our stat, open
+    // returns at once instead of waiting for a writer. O_NOCTTY: never
+    // acquire a terminal. std adds O_CLOEXEC.
+    let mut file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(Ignored::NotARegularFile);
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(Ignored::WritableByOthers {
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    if meta.size() > MAX_FILE_BYTES {
+        return Err(Ignored::TooLarge { bytes: meta.size() });
+    }
+    let mut bytes = Vec::with_capacity(meta.size() as usize);
+    // The file may grow while we read: never take more than the cap.
+    (&mut file)
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Ignored::TooLarge {
+            bytes: bytes.len() as u64,
+        });
+    }
+    Ok((meta, bytes))
+}
+
+fn errno_of(error: &io::Error) -> i32 {
+    error.raw_os_error().unwrap_or(libc::EIO)
+}

@@ -1,0 +1,308 @@
+//! `<bridge>.macs`: libvirtd's map from domain name to the MACs of its NICs.
+//!
+//! `[{"domain": "vm1", "macs": ["52:54:00:..", ..]}, ..]`. An entry without a
+//! string `domain` is skipped (the C module would let it inherit the previous
+//! entry's domain, a quirk we don't copy); non-string MACs are ignored.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::json::{self, Scalar};
+use crate::key_index::KeyIndex;
+use crate::text_arena::{Span, TextArena};
+
+struct DomainEntry {
+    name: Span,
+    /// Range into `MacsFile::macs`.
+    first_mac: u32,
+    mac_count: u32,
+}
+
+/// A parsed `.macs` file with its lookup indexes.
+pub struct MacsFile {
+    domains: Vec<DomainEntry>,
+    /// Lower-cased MACs (decision N8), grouped by domain.
+    macs: Vec<Span>,
+    text: TextArena,
+    by_domain: KeyIndex,
+    /// MAC → index into `macs` (for reverse lookups).
+    by_mac: KeyIndex,
+    skipped_entries: usize,
+}
+
+impl MacsFile {
+    pub fn parse(bytes: &[u8]) -> Result<MacsFile, serde_json::Error> {
+        let mut file = MacsFile {
+            domains: Vec::new(),
+            macs: Vec::new(),
+            text: TextArena::default(),
+            by_domain: KeyIndex::with_capacity(0),
+            by_mac: KeyIndex::with_capacity(0),
+            skipped_entries: 0,
+        };
+        if !json::is_blank(bytes) {
+            json::parse_array_of_objects(bytes, |entry: RawDomain| match entry.domain {
+                Some(Scalar::Str(name)) => {
+                    let name = file.text.push(&name);
+                    let first_mac = file.macs.len() as u32;
+                    for mac in entry.macs {
+                        file.macs.push(file.text.push_lowercase(&mac));
+                    }
+                    let mac_count = file.macs.len() as u32 - first_mac;
+                    file.domains.push(DomainEntry {
+                        name,
+                        first_mac,
+                        mac_count,
+                    });
+                }
+                _ => file.skipped_entries += 1,
+            })?;
+        }
+        file.by_domain = KeyIndex::with_capacity(file.domains.len());
+        for (id, domain) in file.domains.iter().enumerate() {
+            let hash = file.by_domain.hash(file.text.get(domain.name).as_bytes());
+            file.by_domain.insert(hash, id as u32);
+        }
+        file.by_mac = KeyIndex::with_capacity(file.macs.len());
+        for (id, mac) in file.macs.iter().enumerate() {
+            let hash = file.by_mac.hash(file.text.get(*mac).as_bytes());
+            file.by_mac.insert(hash, id as u32);
+        }
+        Ok(file)
+    }
+
+    /// Every (domain, MACs) entry in file order.
+    pub fn domains(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &str> + '_)> + '_ {
+        self.domains
+            .iter()
+            .map(|d| (self.text.get(d.name), self.macs_of(d)))
+    }
+
+    fn macs_of<'a>(&'a self, domain: &DomainEntry) -> impl Iterator<Item = &'a str> + 'a {
+        let range = domain.first_mac as usize..(domain.first_mac + domain.mac_count) as usize;
+        self.macs[range].iter().map(|span| self.text.get(*span))
+    }
+
+    /// Calls `visit` with each MAC of every entry whose domain equals `name`
+    /// ignoring ASCII case, in file order.
+    pub fn for_each_mac_of_domain<'a>(&'a self, name: &[u8], mut visit: impl FnMut(&'a str)) {
+        let mut ids = Vec::new();
+        self.by_domain.candidates(self.by_domain.hash(name), |id| {
+            let domain = &self.domains[id as usize];
+            if self
+                .text
+                .get(domain.name)
+                .as_bytes()
+                .eq_ignore_ascii_case(name)
+            {
+                ids.push(id);
+            }
+        });
+        ids.sort_unstable();
+        for id in ids {
+            self.macs_of(&self.domains[id as usize])
+                .for_each(&mut visit);
+        }
+    }
+
+    /// The first domain (in file order) that lists `mac`, ignoring case.
+    pub fn domain_of_mac(&self, mac: &[u8]) -> Option<&str> {
+        let mut first: Option<u32> = None;
+        self.by_mac.candidates(self.by_mac.hash(mac), |id| {
+            let matches = self
+                .text
+                .get(self.macs[id as usize])
+                .as_bytes()
+                .eq_ignore_ascii_case(mac);
+            if matches && first.map_or(true, |f| id < f) {
+                first = Some(id);
+            }
+        });
+        let mac_id = first?;
+        // Domains hold consecutive MAC ranges in order: find the owner.
+        let owner = self
+            .domains
+            .partition_point(|d| d.first_mac + d.mac_count <= mac_id);
+        self.domains.get(owner).map(|d| self.text.get(d.name))
+    }
+
+    pub fn skipped_entries(&self) -> usize {
+        self.skipped_entries
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.domains.capacity() * std::mem::size_of::<DomainEntry>()
+            + self.macs.capacity() * std::mem::size_of::<Span>()
+            + self.text.heap_bytes()
+            + self.by_domain.heap_bytes()
+            + self.by_mac.heap_bytes()
+    }
+}
+
+impl fmt::Debug for MacsFile {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("MacsFile")
+            .field("domains", &self.domains.len())
+            .field("macs", &self.macs.len())
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct RawDomain<'de> {
+    domain: Option<Scalar<'de>>,
+    /// Every string of every `macs` array (repeated arrays accumulate, as in C).
+    macs: Vec<std::borrow::Cow<'de, str>>,
+}
+
+impl<'de> Deserialize<'de> for RawDomain<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RawDomainVisitor)
+    }
+}
+
+struct RawDomainVisitor;
+
+impl<'de> Visitor<'de> for RawDomainVisitor {
+    type Value = RawDomain<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a domain object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entry = RawDomain::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "domain" => entry.domain = Some(map.next_value()?),
+                "macs" => entry.macs.extend(map.next_value::<MacList>()?.0),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(entry)
+    }
+}
+
+/// The strings of a `macs` array; anything that is not an array yields none.
+struct MacList<'de>(Vec<std::borrow::Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for MacList<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MacListVisitor;
+        impl<'de> Visitor<'de> for MacListVisitor {
+            type Value = MacList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of MACs")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut macs = Vec::new();
+                while let Some(element) = seq.next_element::<Scalar>()? {
+                    if let Scalar::Str(mac) = element {
+                        macs.push(mac);
+                    }
+                }
+                Ok(MacList(macs))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MacList(Vec::new()))
+            }
+            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(MacList(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MacList(Vec::new()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MacList(Vec::new()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MacList(Vec::new()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MacList(Vec::new()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MacList(Vec::new()))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(MacList(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(MacListVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn macs_of(file: &MacsFile, name: &str) -> Vec<String> {
+        let mut macs = Vec::new();
+        file.for_each_mac_of_domain(name.as_bytes(), |m| macs.push(m.to_owned()));
+        macs
+    }
+
+    #[test]
+    fn parses_libvirtd_output() {
+        let file = MacsFile::parse(
+            br#"[
+  {
+    "domain": "Beta",
+    "macs": [
+      "52:54:00:00:00:02"
+    ]
+  },
+  {
+    "domain": "alpha",
+    "macs": [
+      "52:54:00:00:00:01",
+      "52:54:00:AA:00:11"
+    ]
+  }
+]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            macs_of(&file, "ALPHA"),
+            vec!["52:54:00:00:00:01", "52:54:00:aa:00:11"]
+        );
+        assert_eq!(macs_of(&file, "beta"), vec!["52:54:00:00:00:02"]);
+        assert!(macs_of(&file, "gamma").is_empty());
+        assert_eq!(file.domain_of_mac(b"52:54:00:aa:00:11"), Some("alpha"));
+        assert_eq!(file.domain_of_mac(b"52:54:00:00:00:02"), Some("Beta"));
+        assert_eq!(file.domain_of_mac(b"52:54:00:00:00:09"), None);
+    }
+
+    #[test]
+    fn odd_entries_are_skipped_not_inherited() {
+        let file = MacsFile::parse(
+            br#"[{"domain": "a", "macs": ["m1"]},
+                 {"macs": ["m2"]},
+                 {"domain": 5, "macs": ["m3"]},
+                 {"domain": "b", "macs": [1, "m4", null, true, ["x"]], "other": ["m5"], "domain2": "c"},
+                 {"domain": "c", "macs": "m6"},
+                 {"domain": "b", "macs": ["m7"], "macs": ["m8"]},
+                 7, "x"]"#,
+        )
+        .unwrap();
+        assert_eq!(macs_of(&file, "a"), vec!["m1"]);
+        assert_eq!(macs_of(&file, "b"), vec!["m4", "m7", "m8"]);
+        assert!(macs_of(&file, "c").is_empty());
+        assert_eq!(file.skipped_entries(), 2);
+    }
+
+    #[test]
+    fn empty_forms_and_errors() {
+        for bytes in [&b""[..], b"\n", b"[]", b"[\n\n]\n"] {
+            assert_eq!(MacsFile::parse(bytes).unwrap().domains().count(), 0);
+        }
+        for bytes in [&b"{}"[..], b"[", b"[{\"domain\": \"a\"}] x"] {
+            assert!(MacsFile::parse(bytes).is_err());
+        }
+    }
+}

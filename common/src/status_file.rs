@@ -1,0 +1,472 @@
+//! `<bridge>.status`: the lease database the lease helper writes.
+//!
+//! A JSON array of objects (`ip-address`, `mac-address`, `hostname`,
+//! `expiry-time`, and members we don't read). Each entry is validated on its
+//! own (decisions N4, N10): an entry without a canonical IP address, or with a
+//! member of the wrong type, is skipped and the rest of the file still answers.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::json::{self, Scalar};
+use crate::key_index::KeyIndex;
+use crate::text_arena::{Span, TextArena};
+
+/// One usable lease.
+#[derive(Clone, Copy, Debug)]
+pub struct Lease {
+    pub address: IpAddr,
+    /// Epoch seconds; `0` is an infinite lease. Negative values never expire
+    /// (the C modules compare as unsigned), and sort as negative.
+    pub expiry: i64,
+    hostname: Option<Span>,
+    /// Lower-cased, so that MAC matching is case-insensitive (decision N8).
+    mac: Option<Span>,
+}
+
+impl Lease {
+    /// Live at `now` (epoch seconds): the C modules' rule, comparing as
+    /// unsigned so that `0` and negative expiries never lapse.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expiry == 0 || self.expiry as u64 >= now as u64
+    }
+}
+
+/// A parsed `.status` file with its lookup indexes.
+pub struct LeaseFile {
+    leases: Vec<Lease>,
+    text: TextArena,
+    by_hostname: KeyIndex,
+    by_mac: KeyIndex,
+    by_address: KeyIndex,
+    skipped_entries: usize,
+}
+
+impl LeaseFile {
+    /// Parses the bytes of a `.status` file. A blank file has no leases; a
+    /// file that is not a JSON array of objects is an error.
+    pub fn parse(bytes: &[u8]) -> Result<LeaseFile, serde_json::Error> {
+        let mut leases = Vec::new();
+        let mut text = TextArena::default();
+        let mut skipped_entries = 0;
+        if !json::is_blank(bytes) {
+            json::parse_array_of_objects(bytes, |entry: RawLease| {
+                match entry.validate(&mut text) {
+                    Some(lease) => leases.push(lease),
+                    None => skipped_entries += 1,
+                }
+            })?;
+        }
+        Ok(LeaseFile::index(leases, text, skipped_entries))
+    }
+
+    fn index(leases: Vec<Lease>, text: TextArena, skipped_entries: usize) -> LeaseFile {
+        let mut file = LeaseFile {
+            by_hostname: KeyIndex::with_capacity(leases.len()),
+            by_mac: KeyIndex::with_capacity(leases.len()),
+            by_address: KeyIndex::with_capacity(leases.len()),
+            leases,
+            text,
+            skipped_entries,
+        };
+        for (id, lease) in file.leases.iter().enumerate() {
+            let id = id as u32;
+            if let Some(hostname) = lease.hostname {
+                let hash = file.by_hostname.hash(file.text.get(hostname).as_bytes());
+                file.by_hostname.insert(hash, id);
+            }
+            if let Some(mac) = lease.mac {
+                let hash = file.by_mac.hash(file.text.get(mac).as_bytes());
+                file.by_mac.insert(hash, id);
+            }
+            let hash = file.by_address.hash(&address_key(lease.address));
+            file.by_address.insert(hash, id);
+        }
+        file
+    }
+
+    pub fn leases(&self) -> &[Lease] {
+        &self.leases
+    }
+
+    pub fn lease(&self, id: u32) -> &Lease {
+        &self.leases[id as usize]
+    }
+
+    pub fn hostname(&self, lease: &Lease) -> Option<&str> {
+        lease.hostname.map(|span| self.text.get(span))
+    }
+
+    pub fn mac(&self, lease: &Lease) -> Option<&str> {
+        lease.mac.map(|span| self.text.get(span))
+    }
+
+    /// Entries that were present but unusable (bad IP, wrong member types).
+    pub fn skipped_entries(&self) -> usize {
+        self.skipped_entries
+    }
+
+    /// Appends to `ids`, in file order, every lease whose hostname equals
+    /// `name` ignoring ASCII case (decision N7).
+    pub fn find_by_hostname(&self, name: &[u8], ids: &mut Vec<u32>) {
+        let start = ids.len();
+        self.by_hostname
+            .candidates(self.by_hostname.hash(name), |id| {
+                if self
+                    .hostname(self.lease(id))
+                    .is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(name))
+                {
+                    ids.push(id);
+                }
+            });
+        ids[start..].sort_unstable();
+    }
+
+    /// Appends to `ids`, in file order, every lease whose MAC equals `mac`
+    /// ignoring ASCII case (decision N8).
+    pub fn find_by_mac(&self, mac: &[u8], ids: &mut Vec<u32>) {
+        let start = ids.len();
+        self.by_mac.candidates(self.by_mac.hash(mac), |id| {
+            if self
+                .mac(self.lease(id))
+                .is_some_and(|m| m.as_bytes().eq_ignore_ascii_case(mac))
+            {
+                ids.push(id);
+            }
+        });
+        ids[start..].sort_unstable();
+    }
+
+    /// Appends to `ids`, in file order, every lease holding `address`.
+    pub fn find_by_address(&self, address: IpAddr, ids: &mut Vec<u32>) {
+        let start = ids.len();
+        self.by_address
+            .candidates(self.by_address.hash(&address_key(address)), |id| {
+                if self.lease(id).address == address {
+                    ids.push(id);
+                }
+            });
+        ids[start..].sort_unstable();
+    }
+
+    /// Approximate heap footprint, for the CLI and the benchmark.
+    pub fn heap_bytes(&self) -> usize {
+        self.leases.capacity() * std::mem::size_of::<Lease>()
+            + self.text.heap_bytes()
+            + self.by_hostname.heap_bytes()
+            + self.by_mac.heap_bytes()
+            + self.by_address.heap_bytes()
+    }
+}
+
+impl fmt::Debug for LeaseFile {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("LeaseFile")
+            .field("leases", &self.leases.len())
+            .field("skipped_entries", &self.skipped_entries)
+            .finish()
+    }
+}
+
+/// Index key of an address: family tag + bytes, so `10.0.0.1` and
+/// `::ffff:10.0.0.1` stay distinct.
+fn address_key(address: IpAddr) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    match address {
+        IpAddr::V4(v4) => {
+            key[0] = 4;
+            key[1..5].copy_from_slice(&v4.octets());
+        }
+        IpAddr::V6(v6) => {
+            key[0] = 6;
+            key[1..].copy_from_slice(&v6.octets());
+        }
+    }
+    key
+}
+
+/// Parses the text of `ip-address` strictly: dotted quad or RFC 4291 text, no
+/// shorthand (`10.1`), no octal, no zone (decision N10). The real writers only
+/// ever write canonical text.
+pub fn parse_ip_address(text: &str) -> Option<IpAddr> {
+    text.parse().ok()
+}
+
+/// The members of one `.status` entry, as found.
+#[derive(Default)]
+struct RawLease<'de> {
+    ip_address: Option<Scalar<'de>>,
+    mac_address: Option<Scalar<'de>>,
+    hostname: Option<Scalar<'de>>,
+    expiry_time: Option<Scalar<'de>>,
+}
+
+impl RawLease<'_> {
+    /// The usable lease, or `None` when this entry must be skipped.
+    fn validate(self, text: &mut TextArena) -> Option<Lease> {
+        let address = match self.ip_address? {
+            Scalar::Str(ip) => parse_ip_address(&ip)?,
+            _ => return None,
+        };
+        let expiry = match self.expiry_time {
+            None => 0,
+            Some(Scalar::Int(seconds)) => seconds,
+            Some(_) => return None,
+        };
+        let hostname = match self.hostname {
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Str(name)) => Some(text.push(&name)),
+            Some(_) => return None,
+        };
+        let mac = match self.mac_address {
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Str(mac)) => Some(text.push_lowercase(&mac)),
+            Some(_) => return None,
+        };
+        Some(Lease {
+            address,
+            expiry,
+            hostname,
+            mac,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawLease<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RawLeaseVisitor)
+    }
+}
+
+struct RawLeaseVisitor;
+
+impl<'de> Visitor<'de> for RawLeaseVisitor {
+    type Value = RawLease<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a lease object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut lease = RawLease::default();
+        // A repeated member: the last value wins, as in the C modules.
+        while let Some(member) = map.next_key::<LeaseMember>()? {
+            let slot = match member {
+                LeaseMember::IpAddress => &mut lease.ip_address,
+                LeaseMember::MacAddress => &mut lease.mac_address,
+                LeaseMember::Hostname => &mut lease.hostname,
+                LeaseMember::ExpiryTime => &mut lease.expiry_time,
+                LeaseMember::Unread => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value::<Scalar>()?);
+        }
+        Ok(lease)
+    }
+}
+
+enum LeaseMember {
+    IpAddress,
+    MacAddress,
+    Hostname,
+    ExpiryTime,
+    Unread,
+}
+
+impl<'de> Deserialize<'de> for LeaseMember {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(LeaseMemberVisitor)
+    }
+}
+
+struct LeaseMemberVisitor;
+
+impl Visitor<'_> for LeaseMemberVisitor {
+    type Value = LeaseMember;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E>(self, key: &str) -> Result<LeaseMember, E> {
+        Ok(match key {
+            "ip-address" => LeaseMember::IpAddress,
+            "mac-address" => LeaseMember::MacAddress,
+            "hostname" => LeaseMember::Hostname,
+            "expiry-time" => LeaseMember::ExpiryTime,
+            _ => LeaseMember::Unread,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hostnames_of(file: &LeaseFile) -> Vec<Option<&str>> {
+        file.leases().iter().map(|l| file.hostname(l)).collect()
+    }
+
+    #[test]
+    fn parses_helper_output_with_every_member() {
+        let file = LeaseFile::parse(
+            br#"[
+  {
+    "iaid": "1191936",
+    "ip-address": "fd00:123::98",
+    "mac-address": "52:54:00:12:30:00",
+    "hostname": "vm-alpha",
+    "client-id": "00:03:00:01:52:54:00:12:30:00",
+    "server-duid": "00:01:00:01:32:97:e6:9e:26:1c:1d:78:38:8e",
+    "expiry-time": 1795508081
+  },
+  {
+    "ip-address": "192.168.123.208",
+    "mac-address": "52:54:00:AB:30:01",
+    "expiry-time": 0
+  }
+]
+"#,
+        )
+        .unwrap();
+        assert_eq!(file.leases().len(), 2);
+        let first = file.lease(0);
+        assert_eq!(first.address, "fd00:123::98".parse::<IpAddr>().unwrap());
+        assert_eq!(first.expiry, 1795508081);
+        assert_eq!(file.hostname(first), Some("vm-alpha"));
+        assert_eq!(file.mac(file.lease(1)), Some("52:54:00:ab:30:01"));
+        assert_eq!(file.hostname(file.lease(1)), None);
+    }
+
+    #[test]
+    fn empty_forms_have_no_leases() {
+        for bytes in [&b""[..], b"  \n", b"[]", b"[\n\n]\n"] {
+            let file = LeaseFile::parse(bytes).unwrap();
+            assert!(file.leases().is_empty(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn broken_documents_are_errors() {
+        for bytes in [
+            &b"{}"[..],
+            b"\"x\"",
+            b"5",
+            b"[{\"ip-address\": \"10.0.0.1\"",
+            b"[] x",
+            b"[] []",
+            b"\xef\xbb\xbf[]",
+            b"/*c*/[]",
+            b"[{\"hostname\": \"a\xffb\"}]",
+            b"[{\"hostname\": \"a\tb\"}]",
+        ] {
+            assert!(
+                LeaseFile::parse(bytes).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = "[".repeat(200_000);
+        assert!(LeaseFile::parse(deep.as_bytes()).is_err());
+        let deep_inside = format!("[{{\"x\": {}", "[".repeat(200_000));
+        assert!(LeaseFile::parse(deep_inside.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_bad_entry_is_skipped_and_the_others_kept() {
+        let file = LeaseFile::parse(
+            br#"[
+  {"ip-address": "10.0.0.1", "hostname": "good1", "expiry-time": 5},
+  {"ip-address": "10.1", "hostname": "shorthand"},
+  {"ip-address": "010.0.0.1", "hostname": "octal"},
+  {"ip-address": "fe80::1%eth0", "hostname": "zone"},
+  {"ip-address": " 10.0.0.2", "hostname": "space"},
+  {"ip-address": 167772161, "hostname": "integer-ip"},
+  {"hostname": "no-ip"},
+  {"ip-address": "10.0.0.3", "hostname": 7},
+  {"ip-address": "10.0.0.4", "hostname": "float-expiry", "expiry-time": 1.5},
+  {"ip-address": "10.0.0.5", "hostname": "string-expiry", "expiry-time": "5"},
+  {"ip-address": "10.0.0.6", "hostname": "huge-expiry", "expiry-time": 99999999999999999999},
+  {"ip-address": "10.0.0.7", "mac-address": ["x"]},
+  1.5, true, null, "text", 7, [],
+  {"ip-address": "10.0.0.8", "hostname": "good2", "iaid": 5, "extra": {"nested": [1, {"a": null}]}}
+]"#,
+        )
+        .unwrap();
+        assert_eq!(hostnames_of(&file), vec![Some("good1"), Some("good2")]);
+        assert_eq!(file.skipped_entries(), 11);
+    }
+
+    #[test]
+    fn entries_without_mac_or_hostname_are_kept() {
+        let file = LeaseFile::parse(br#"[{"ip-address": "10.0.0.1", "hostname": null}]"#).unwrap();
+        assert_eq!(file.leases().len(), 1);
+        assert_eq!(file.hostname(file.lease(0)), None);
+        assert_eq!(file.mac(file.lease(0)), None);
+    }
+
+    #[test]
+    fn repeated_members_take_the_last_value_and_escapes_are_decoded() {
+        let file = LeaseFile::parse(
+            br#"[{"ip-address": "10.0.0.1", "ip-address": "10.0.0.9", "hostname": "x", "hostname": "fe\u0064ora"}]"#,
+        )
+        .unwrap();
+        let lease = file.lease(0);
+        assert_eq!(lease.address.to_string(), "10.0.0.9");
+        assert_eq!(file.hostname(lease), Some("fedora"));
+    }
+
+    #[test]
+    fn negative_and_extreme_expiries_are_kept_and_live_compares_unsigned() {
+        let file = LeaseFile::parse(
+            br#"[{"ip-address": "10.0.0.1", "expiry-time": -5},
+                 {"ip-address": "10.0.0.2", "expiry-time": 9223372036854775807},
+                 {"ip-address": "10.0.0.3", "expiry-time": 100}]"#,
+        )
+        .unwrap();
+        let expiries: Vec<i64> = file.leases().iter().map(|l| l.expiry).collect();
+        assert_eq!(expiries, vec![-5, i64::MAX, 100]);
+        assert!(file.lease(0).is_live(1_000));
+        assert!(file.lease(1).is_live(1_000));
+        assert!(file.lease(2).is_live(100), "expiry == now is still live");
+        assert!(!file.lease(2).is_live(101));
+    }
+
+    #[test]
+    fn indexes_find_by_hostname_mac_and_address_in_file_order() {
+        let mut text = String::from("[");
+        for i in 0..500 {
+            text += &format!(
+                r#"{{"ip-address": "10.0.{}.{}", "mac-address": "52:54:00:00:{:02X}:{:02x}", "hostname": "host{}", "expiry-time": 0}},"#,
+                i / 250,
+                i % 250,
+                i / 256,
+                i % 256,
+                i % 100
+            );
+        }
+        text.pop();
+        text.push(']');
+        let file = LeaseFile::parse(text.as_bytes()).unwrap();
+        let mut ids = Vec::new();
+        file.find_by_hostname(b"HOST7", &mut ids);
+        assert_eq!(ids, vec![7, 107, 207, 307, 407]);
+        ids.clear();
+        file.find_by_mac(b"52:54:00:00:01:2c", &mut ids);
+        assert_eq!(ids, vec![300]);
+        ids.clear();
+        file.find_by_address("10.0.1.3".parse().unwrap(), &mut ids);
+        assert_eq!(ids, vec![253]);
+        ids.clear();
+        file.find_by_hostname(b"host", &mut ids);
+        file.find_by_address("::ffff:10.0.1.3".parse().unwrap(), &mut ids);
+        assert!(ids.is_empty());
+    }
+}
