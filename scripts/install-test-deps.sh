@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses (idempotent; needs root):
+#   libnss-libvirt   the C NSS modules, for the differential tests
+#   libvirt-daemon   the C libvirt_leaseshelper, for side-by-side helper tests
+#   dnsmasq-base, udhcpc, busybox, isc-dhcp-client, iproute2
+#                    real DHCP end to end in network namespaces
+#   valgrind         memcheck over the in-process FFI tests
+# --no-install-recommends keeps libvirt-daemon from pulling in qemu; nothing
+# is started or enabled, and /etc/nsswitch.conf is not touched.
+set -euo pipefail
+PACKAGES=(libnss-libvirt libvirt-daemon dnsmasq-base udhcpc busybox isc-dhcp-client iproute2 util-linux valgrind gcc libc6-dev)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-test-deps: all present"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-test-deps: not root; please install: ${missing[*]}" >&2
+    echo "install-test-deps: tests that need them will be SKIPPED (and fail under CI=true)" >&2
+    exit 0
+fi
+echo "install-test-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-test-deps: done"
