@@ -1,1 +1,13 @@
 //! Shared helpers for the integration tests.
+//!
+//! getent end-to-end harness: `prerequisites` (skip vs fail), `modules` (which
+//! module dirs are compared), `temp_dir` (lease dirs with safe modes),
+//! `lease_format` + `synthetic` (lease files in the real writers' bytes),
+//! `getent` (lookups inside `scripts/nsenv.sh` namespaces).
+
+pub mod getent;
+pub mod lease_format;
+pub mod modules;
+pub mod prerequisites;
+pub mod synthetic;
+pub mod temp_dir;
