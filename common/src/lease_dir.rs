@@ -115,11 +115,10 @@ impl Stamp {
     /// Modified so recently that a second change within the same clock tick
     /// would not show in the stamp.
     fn is_racy(&self, read_at: SystemTime) -> bool {
-        let changed = |(secs, nanos): (i64, i64)| {
-            UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
-        };
-        let latest = changed(self.mtime).max(changed(self.ctime));
-        latest + RACY_WINDOW >= read_at
+        let (secs, nanos) = self.mtime;
+        let modified =
+            UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32);
+        modified + RACY_WINDOW >= read_at
     }
 }
 

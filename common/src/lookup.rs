@@ -179,7 +179,8 @@ impl Collector {
         }
         // N12: latest expiry first, as signed 64-bit; stable, so ties keep
         // visiting order. Infinite leases (0) sort after every real timestamp.
-        self.found.sort_by_key(|&(_, expiry)| std::cmp::Reverse(expiry));
+        self.found
+            .sort_by_key(|&(_, expiry)| std::cmp::Reverse(expiry));
         Answer::Found(self.found.into_iter().map(|(address, _)| address).collect())
     }
 }
