@@ -1,0 +1,439 @@
+//! `nss-bench`: the measurements behind `make bench` (see `scripts/bench.sh`,
+//! which builds, generates the lease dirs, sets up the private mount
+//! namespace and calls these subcommands).
+//!
+//! ```text
+//! nss-bench gen    --out DIR --count K --networks N --family v4|dual
+//! nss-bench warm   --ours SO [--c SO] --svc S --tag T [--batches B] [--batch-ms MS] [--changed R]
+//! nss-bench cold   --ours SO [--c SO] --svc S --tag T --samples S
+//! nss-bench once   --so SO --svc S --name NAME          (one cold sample; used by `cold`)
+//! nss-bench spawn  --tag T --runs R [--expect CODE] -- COMMAND ARGS...  (fork+exec timing)
+//! nss-bench report --records FILE --date D [--out FILE]
+//! ```
+//!
+//! Measuring subcommands print one record per sample on stdout:
+//! `R<TAB>key=value<TAB>...`, where `v` is the value (ns or bytes) and every
+//! other key identifies the series. `--tag` adds `key=value,key=value` pairs
+//! (K, networks, family...). The lease dir is always the modules' compiled-in
+//! `/var/lib/libvirt/dnsmasq`, so `warm` and `cold` must run in a mount
+//! namespace where the dir under test is bound there.
+
+mod gen;
+mod nss;
+mod report;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use nss::{Func, Module, NSS_STATUS_SUCCESS};
+
+const LEASE_DIR: &str = "/var/lib/libvirt/dnsmasq";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!("usage: nss-bench gen|warm|cold|once|spawn|report ... (see src/main.rs)");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "gen" => Opts::parse(rest).and_then(|o| cmd_gen(&o)),
+        "warm" => Opts::parse(rest).and_then(|o| cmd_warm(&o)),
+        "cold" => Opts::parse(rest).and_then(|o| cmd_cold(&o)),
+        "once" => Opts::parse(rest).and_then(|o| cmd_once(&o)),
+        "spawn" => Opts::parse(rest).and_then(|o| cmd_spawn(&o)),
+        "report" => Opts::parse(rest).and_then(|o| report::run(&o)),
+        other => Err(format!("unknown subcommand {other}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nss-bench {cmd}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--key value` options, plus everything after `--`.
+pub struct Opts {
+    map: BTreeMap<String, String>,
+    pub command: Vec<String>,
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> Result<Opts, String> {
+        let mut map = BTreeMap::new();
+        let mut it = args.iter();
+        let mut command = Vec::new();
+        while let Some(a) = it.next() {
+            if a == "--" {
+                command = it.cloned().collect();
+                break;
+            }
+            let key = a
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument {a}"))?;
+            let value = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
+            map.insert(key.to_owned(), value.clone());
+        }
+        Ok(Opts { map, command })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+
+    pub fn req(&self, key: &str) -> Result<&str, String> {
+        self.get(key).ok_or_else(|| format!("--{key} is required"))
+    }
+
+    pub fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, String> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("--{key}: bad number {v}")),
+        }
+    }
+
+    /// The `--tag k=v,k=v` pairs.
+    fn tags(&self) -> Vec<(String, String)> {
+        self.get("tag")
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    fn tag(&self, key: &str) -> Option<String> {
+        self.tags()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Prints one sample record.
+fn record(opts: &Opts, fields: &[(&str, &str)], value: f64) {
+    let mut line = String::from("R");
+    for (k, v) in opts.tags() {
+        line.push_str(&format!("\t{k}={v}"));
+    }
+    for (k, v) in fields {
+        line.push_str(&format!("\t{k}={v}"));
+    }
+    line.push_str(&format!("\tv={value:.1}"));
+    println!("{line}");
+}
+
+fn cmd_gen(o: &Opts) -> Result<(), String> {
+    let family = gen::Family::parse(o.req("family")?).ok_or("--family: v4 or dual")?;
+    gen::generate(
+        Path::new(o.req("out")?),
+        o.num("count", 10)?,
+        o.num("networks", 1)?,
+        family,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The hit name for a service: the middle host of K.
+fn hit_name(svc: &str, k: usize) -> String {
+    if svc == "libvirt_guest" {
+        gen::domain(k / 2)
+    } else {
+        gen::hostname(k / 2)
+    }
+}
+
+fn k_of(o: &Opts) -> Result<usize, String> {
+    o.tag("k")
+        .ok_or("--tag must carry k=K")?
+        .parse()
+        .map_err(|_| "bad k in --tag".to_owned())
+}
+
+/// The modules to compare, in the order of the first batch.
+fn load_modules(o: &Opts, svc: &str) -> Result<Vec<(&'static str, Module)>, String> {
+    let mut mods = vec![("ours", Module::load(o.req("ours")?, svc)?)];
+    if let Some(c) = o.get("c") {
+        mods.push(("c", Module::load(c, svc)?));
+    }
+    Ok(mods)
+}
+
+fn status_label(st: i32) -> &'static str {
+    match st {
+        -2 => "TRYAGAIN",
+        -1 => "UNAVAIL",
+        0 => "NOTFOUND",
+        1 => "SUCCESS",
+        _ => "OTHER",
+    }
+}
+
+/// Calls per batch so that a batch takes about `batch`: from the time of
+/// the calls made within a 5 ms (or one-call) probe.
+fn calibrate(batch: Duration, mut one: impl FnMut()) -> u64 {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while calls == 0 || (start.elapsed() < Duration::from_millis(5) && calls < 1_000_000) {
+        one();
+        calls += 1;
+    }
+    let per_call = start.elapsed().as_nanos().max(1) as f64 / calls as f64;
+    ((batch.as_nanos() as f64 / per_call) as u64).clamp(1, 10_000_000)
+}
+
+fn time_batch(n: u64, mut one: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        one();
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The files our revalidation `stat`s for `svc`, in the lease dir.
+fn revalidated_files(svc: &str) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = fs::read_dir(LEASE_DIR)
+        .map_err(|e| format!("{LEASE_DIR}: {e}"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".status") || (svc == "libvirt_guest" && name.ends_with(".macs"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Warm per-lookup cost of each module, alternating batches, plus the stat
+/// floor; then the first lookup after a lease file was replaced.
+fn cmd_warm(o: &Opts) -> Result<(), String> {
+    let svc = o.req("svc")?;
+    let k = k_of(o)?;
+    let batches: usize = o.num("batches", 7)?;
+    let batch = Duration::from_millis(o.num("batch-ms", 20)?);
+    let changed: usize = o.num("changed", 0)?;
+    let mut mods = load_modules(o, svc)?;
+    let hit = CString::new(hit_name(svc, k)).expect("no NUL");
+    let miss = CString::new(gen::MISS_NAME).expect("no NUL");
+    let svc_field = ("svc", svc);
+
+    for func in [Func::Gbn4, Func::Gbn2V4] {
+        for (q, name) in [("hit", &hit), ("miss", &miss)] {
+            let mut per_batch = Vec::new();
+            for (label, module) in mods.iter_mut() {
+                let st = module.call(func, name);
+                if q == "hit" && st != NSS_STATUS_SUCCESS {
+                    eprintln!(
+                        "nss-bench warm: warning: {label} {svc} {} {:?} returned {}",
+                        func.label(),
+                        name,
+                        status_label(st)
+                    );
+                }
+                per_batch.push(calibrate(batch, || {
+                    module.call(func, name);
+                }));
+            }
+            for b in 0..batches {
+                // Alternate which module goes first.
+                let order: Vec<usize> = if b % 2 == 0 {
+                    (0..mods.len()).collect()
+                } else {
+                    (0..mods.len()).rev().collect()
+                };
+                for i in order {
+                    let (label, module) = &mut mods[i];
+                    let n = per_batch[i];
+                    let ns = time_batch(n, || {
+                        module.call(func, name);
+                    });
+                    let n = n.to_string();
+                    record(
+                        o,
+                        &[
+                            ("sec", "warm"),
+                            svc_field,
+                            ("fn", func.label()),
+                            ("q", q),
+                            ("mod", label),
+                            ("n", &n),
+                        ],
+                        ns,
+                    );
+                }
+            }
+        }
+    }
+
+    // The floor: what our revalidation must do at least, in the same loop.
+    let files = revalidated_files(svc)?;
+    let dir = Path::new(LEASE_DIR);
+    let mut stat_all = || {
+        let _ = std::hint::black_box(fs::metadata(dir));
+        for f in &files {
+            let _ = std::hint::black_box(fs::metadata(f));
+        }
+    };
+    let n = calibrate(batch, &mut stat_all);
+    for _ in 0..batches {
+        let ns = time_batch(n, &mut stat_all);
+        record(o, &[("sec", "floor"), svc_field, ("mod", "floor")], ns);
+    }
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    record(o, &[("sec", "bytes"), svc_field], bytes as f64);
+
+    // A lease file replaced the way the helper does it (write + rename),
+    // then one lookup. Same bytes, new inode: a full re-read for both.
+    if changed > 0 {
+        let target = Path::new(LEASE_DIR).join("virbr0.status");
+        let tmp = Path::new(LEASE_DIR).join(".virbr0.status.bench-new");
+        let original = fs::read(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+        let rewrite = || -> Result<(), String> {
+            fs::write(&tmp, &original).map_err(|e| e.to_string())?;
+            fs::rename(&tmp, &target).map_err(|e| e.to_string())
+        };
+        for s in 0..changed {
+            let order: Vec<usize> = if s % 2 == 0 {
+                (0..mods.len()).collect()
+            } else {
+                (0..mods.len()).rev().collect()
+            };
+            for i in order {
+                let (label, module) = &mut mods[i];
+                rewrite()?;
+                let start = Instant::now();
+                module.call(Func::Gbn4, &hit);
+                let ns = start.elapsed().as_nanos() as f64;
+                record(
+                    o,
+                    &[
+                        ("sec", "changed"),
+                        svc_field,
+                        ("fn", "gbn4"),
+                        ("q", "hit"),
+                        ("mod", label),
+                    ],
+                    ns,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One cold sample in this fresh process: dlopen, first lookup, a few warm
+/// ones; prints `dlopen_ns first_ns rss_growth peak_growth status`.
+fn cmd_once(o: &Opts) -> Result<(), String> {
+    let name = CString::new(o.req("name")?).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut module = Module::load(o.req("so")?, o.req("svc")?)?;
+    let dlopen_ns = start.elapsed().as_nanos();
+    let rss_loaded = nss::rss_bytes();
+    let start = Instant::now();
+    let st = module.call(Func::Gbn4, &name);
+    let first_ns = start.elapsed().as_nanos();
+    for _ in 0..3 {
+        module.call(Func::Gbn4, &name);
+    }
+    let rss_warm = nss::rss_bytes();
+    let peak = nss::peak_rss_bytes().max(rss_loaded);
+    println!(
+        "{dlopen_ns} {first_ns} {} {} {}",
+        rss_warm as i64 - rss_loaded as i64,
+        peak - rss_loaded,
+        status_label(st)
+    );
+    Ok(())
+}
+
+/// Cold samples: one fresh process per sample, modules alternating.
+fn cmd_cold(o: &Opts) -> Result<(), String> {
+    let svc = o.req("svc")?;
+    let k = k_of(o)?;
+    let samples: usize = o.num("samples", 11)?;
+    let name = hit_name(svc, k);
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut mods = vec![("ours", o.req("ours")?)];
+    if let Some(c) = o.get("c") {
+        mods.push(("c", c));
+    }
+    for s in 0..samples {
+        let order: Vec<usize> = if s % 2 == 0 {
+            (0..mods.len()).collect()
+        } else {
+            (0..mods.len()).rev().collect()
+        };
+        for i in order {
+            let (label, so) = mods[i];
+            let out = Command::new(&exe)
+                .args(["once", "--so", so, "--svc", svc, "--name", &name])
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let f: Vec<&str> = text.split_whitespace().collect();
+            if !out.status.success() || f.len() != 5 {
+                return Err(format!("once {label}: {:?} {text}", out.status));
+            }
+            if f[4] != "SUCCESS" {
+                eprintln!(
+                    "nss-bench cold: warning: {label} {svc} {name} returned {}",
+                    f[4]
+                );
+            }
+            let num = |i: usize| f[i].parse::<f64>().unwrap_or(f64::NAN);
+            let fields = |sec| [("sec", sec), ("svc", svc), ("mod", label)];
+            record(o, &fields("dlopen"), num(0));
+            record(o, &fields("first"), num(1));
+            record(o, &fields("cold"), num(0) + num(1));
+            record(o, &fields("rss"), num(2));
+            record(o, &fields("peak"), num(3));
+        }
+    }
+    Ok(())
+}
+
+/// Whole-process cost: fork+exec+wait of COMMAND, `--runs` times after 3
+/// unrecorded warm-up runs.
+fn cmd_spawn(o: &Opts) -> Result<(), String> {
+    let runs: usize = o.num("runs", 20)?;
+    let expect: Option<i32> = o.get("expect").and_then(|e| e.parse().ok());
+    let (prog, args) = o.command.split_first().ok_or("no command after --")?;
+    let run = || -> Result<(f64, i32), String> {
+        let start = Instant::now();
+        let status = Command::new(prog)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("{prog}: {e}"))?;
+        Ok((
+            start.elapsed().as_nanos() as f64,
+            status.code().unwrap_or(-1),
+        ))
+    };
+    for _ in 0..3 {
+        run()?;
+    }
+    for _ in 0..runs {
+        let (ns, code) = run()?;
+        if expect.is_some_and(|e| e != code) {
+            eprintln!(
+                "nss-bench spawn: warning: {prog} {args:?} exited {code}, expected {expect:?}"
+            );
+        }
+        record(o, &[("sec", "getent"), ("exit", &code.to_string())], ns);
+    }
+    Ok(())
+}

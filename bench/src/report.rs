@@ -1,0 +1,632 @@
+//! `nss-bench report`: turns the sample records of one `make bench` run into
+//! the markdown results (medians, ratios C/ours, and the targets).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+
+use crate::stats::median;
+use crate::Opts;
+
+const SERVICES: [&str; 2] = ["libvirt", "libvirt_guest"];
+const FUNCS: [&str; 2] = ["gbn4", "gbn2v4"];
+
+/// Keys that describe a sample rather than identify its series.
+const NOT_IDENTIFYING: [&str; 3] = ["v", "n", "exit"];
+
+struct Records {
+    samples: Vec<(BTreeMap<String, String>, f64)>,
+}
+
+impl Records {
+    fn parse(text: &str) -> Records {
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("R\t") else {
+                continue;
+            };
+            let mut fields = BTreeMap::new();
+            let mut value = None;
+            for kv in rest.split('\t') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    if k == "v" {
+                        value = v.parse::<f64>().ok();
+                    } else if !NOT_IDENTIFYING.contains(&k) {
+                        fields.insert(k.to_owned(), v.to_owned());
+                    }
+                }
+            }
+            if let Some(v) = value {
+                samples.push((fields, v));
+            }
+        }
+        Records { samples }
+    }
+
+    /// The median of the series whose fields include every pair of `want`.
+    fn med(&self, want: &[(&str, &str)]) -> Option<f64> {
+        let values: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(f, _)| {
+                want.iter()
+                    .all(|(k, v)| f.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, v)| *v)
+            .collect();
+        if values.is_empty() {
+            None
+        } else {
+            Some(median(&values))
+        }
+    }
+
+    /// The distinct values of `key` among samples of section `sec`, sorted
+    /// numerically when they are numbers.
+    fn values(&self, sec: &str, key: &str) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .samples
+            .iter()
+            .filter(|(f, _)| f.get("sec").map(String::as_str) == Some(sec))
+            .filter_map(|(f, _)| f.get(key).cloned())
+            .collect();
+        let mut v: Vec<String> = set.into_iter().collect();
+        v.sort_by_key(|s| (s.parse::<u64>().unwrap_or(u64::MAX), s.clone()));
+        v
+    }
+
+    fn count(&self, want: &[(&str, &str)]) -> usize {
+        self.samples
+            .iter()
+            .filter(|(f, _)| {
+                want.iter()
+                    .all(|(k, v)| f.get(*k).map(String::as_str) == Some(*v))
+            })
+            .count()
+    }
+}
+
+/// 1234567 -> "1,234,567".
+fn thousands(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".to_owned();
+    }
+    let neg = v < 0.0;
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if neg {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn opt_num(v: Option<f64>) -> String {
+    v.map_or("–".to_owned(), thousands)
+}
+
+fn ratio(num: Option<f64>, den: Option<f64>) -> Option<f64> {
+    match (num, den) {
+        (Some(n), Some(d)) if d > 0.0 => Some(n / d),
+        _ => None,
+    }
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    match r {
+        None => "–".to_owned(),
+        Some(r) if r >= 100.0 => format!("{}×", thousands(r)),
+        Some(r) if r >= 10.0 => format!("{r:.1}×"),
+        Some(r) => format!("{r:.2}×"),
+    }
+}
+
+fn kib(v: Option<f64>) -> String {
+    v.map_or("–".to_owned(), |b| thousands(b / 1024.0))
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("–".to_owned(), |ns| format!("{:.2}", ns / 1e6))
+}
+
+fn machine() -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown", |(_, m)| m.trim())
+        .to_owned();
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "`uname -m` {}, nproc {nproc} ({cpus} CPUs in /proc/cpuinfo), CPU \"{model}\", kernel {}",
+        std::env::consts::ARCH,
+        kernel.trim()
+    )
+}
+
+/// A target line: worst case over the rows it covers.
+struct Target {
+    text: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+pub fn run(o: &Opts) -> Result<(), String> {
+    let path = o.req("records")?;
+    let text = fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let r = Records::parse(&text);
+    let mut md = String::new();
+    let w = &mut md;
+
+    let _ = writeln!(
+        w,
+        "# `make bench`: Rust NSS modules vs Debian's C modules\n"
+    );
+    let _ = writeln!(w, "* Date: {}", o.get("date").unwrap_or("?"));
+    let _ = writeln!(w, "* Machine: {}", machine());
+    for (key, label) in [
+        ("commit", "Workspace commit"),
+        ("c-version", "C modules"),
+        ("elapsed", "Run time"),
+    ] {
+        if let Some(v) = o.get(key) {
+            let _ = writeln!(w, "* {label}: {v}");
+        }
+    }
+    let _ = writeln!(
+        w,
+        "* Lease dirs: generated in the lease helper's byte format (`nss-bench gen`), K hosts \
+         spread over 1 or 4 networks (`virbr<i>.status` + `virbr<i>.macs`), `v4` = one IPv4 \
+         lease per host, `dual` = one IPv4 and one IPv6 lease per host. Hit = host K/2 \
+         (`vm-…` for libvirt, domain `dom-…` for libvirt_guest), miss = `no-such-host`.\n\
+         * Ratios are C/ours: above 1× means ours is faster (or smaller).\n"
+    );
+
+    warm_table(w, &r);
+    cold_table(w, &r);
+    memory_table(w, &r);
+    getent_table(w, &r);
+    so_table(w, &r);
+    targets(w, &r);
+
+    print!("{md}");
+    if let Some(out) = o.get("out") {
+        fs::write(out, &md).map_err(|e| format!("{out}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn configs(r: &Records, sec: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for k in r.values(sec, "k") {
+        for nets in r.values(sec, "nets") {
+            for fam in r.values(sec, "fam") {
+                if r.count(&[("sec", sec), ("k", &k), ("nets", &nets), ("fam", &fam)]) > 0 {
+                    out.push((k.clone(), nets.clone(), fam.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn warm_table(w: &mut String, r: &Records) {
+    let _ = writeln!(
+        w,
+        "## Warm lookups (ns per lookup, in-process loop through dlopen)\n\n\
+         Median of the batches; modules alternate batch by batch in one process. \
+         `stat floor` = `stat` of the dir + each file our revalidation checks (`.status`, \
+         plus `.macs` for libvirt_guest), in the same loop style.\n"
+    );
+    for svc in SERVICES {
+        let _ = writeln!(w, "### {svc}\n");
+        let _ = writeln!(
+            w,
+            "| K | nets | fam | fn | hit ours | hit C | C/ours | miss ours | miss C | C/ours | stat floor | ours/floor (hit, miss) |\n\
+             |---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for (k, nets, fam) in configs(r, "warm") {
+            let base = [
+                ("k", k.as_str()),
+                ("nets", nets.as_str()),
+                ("fam", fam.as_str()),
+                ("svc", svc),
+            ];
+            let floor = r.med(&[&base[..], &[("sec", "floor")]].concat());
+            for func in FUNCS {
+                let get = |q: &str, m: &str| {
+                    r.med(
+                        &[
+                            &base[..],
+                            &[("sec", "warm"), ("fn", func), ("q", q), ("mod", m)],
+                        ]
+                        .concat(),
+                    )
+                };
+                let (ho, hc, mo, mc) = (
+                    get("hit", "ours"),
+                    get("hit", "c"),
+                    get("miss", "ours"),
+                    get("miss", "c"),
+                );
+                let _ = writeln!(
+                    w,
+                    "| {} | {nets} | {fam} | {func} | {} | {} | {} | {} | {} | {} | {} | {}, {} |",
+                    thousands(k.parse().unwrap_or(f64::NAN)),
+                    opt_num(ho),
+                    opt_num(hc),
+                    fmt_ratio(ratio(hc, ho)),
+                    opt_num(mo),
+                    opt_num(mc),
+                    fmt_ratio(ratio(mc, mo)),
+                    opt_num(floor),
+                    fmt_ratio(ratio(ho, floor)),
+                    fmt_ratio(ratio(mo, floor)),
+                );
+            }
+        }
+        let _ = writeln!(w);
+    }
+}
+
+fn cold_table(w: &mut String, r: &Records) {
+    let _ = writeln!(
+        w,
+        "## Cold (µs)\n\n\
+         `dlopen` and `first` = the module's `dlopen` and its first `gethostbyname4_r` (hit) in a \
+         fresh process, one process per sample (median). `changed` = one lookup right after \
+         `virbr0.status` was replaced by write + rename (same bytes, new inode), in a warm \
+         process.\n"
+    );
+    for svc in SERVICES {
+        let _ = writeln!(w, "### {svc}\n");
+        let _ = writeln!(
+            w,
+            "| K | nets | fam | lease bytes | dlopen ours | dlopen C | first ours | first C | C/ours | dlopen+first C/ours | changed ours | changed C | C/ours |\n\
+             |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for (k, nets, fam) in configs(r, "first") {
+            let base = [
+                ("k", k.as_str()),
+                ("nets", nets.as_str()),
+                ("fam", fam.as_str()),
+                ("svc", svc),
+            ];
+            let get =
+                |sec: &str, m: &str| r.med(&[&base[..], &[("sec", sec), ("mod", m)]].concat());
+            let us = |v: Option<f64>| v.map_or("–".to_owned(), |ns| thousands(ns / 1e3));
+            let bytes = r.med(&[&base[..], &[("sec", "bytes")]].concat());
+            let _ = writeln!(
+                w,
+                "| {} | {nets} | {fam} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                thousands(k.parse().unwrap_or(f64::NAN)),
+                opt_num(bytes),
+                us(get("dlopen", "ours")),
+                us(get("dlopen", "c")),
+                us(get("first", "ours")),
+                us(get("first", "c")),
+                fmt_ratio(ratio(get("first", "c"), get("first", "ours"))),
+                fmt_ratio(ratio(get("cold", "c"), get("cold", "ours"))),
+                us(get("changed", "ours")),
+                us(get("changed", "c")),
+                fmt_ratio(ratio(get("changed", "c"), get("changed", "ours"))),
+            );
+        }
+        let _ = writeln!(w);
+    }
+}
+
+fn memory_table(w: &mut String, r: &Records) {
+    let _ = writeln!(
+        w,
+        "## Memory (KiB)\n\n\
+         RSS growth = VmRSS after the first + 3 more lookups minus VmRSS right after `dlopen` \
+         (fresh process, median). Peak = VmHWM minus that same baseline. `lease bytes` = total \
+         size of the files the service reads.\n"
+    );
+    for svc in SERVICES {
+        let _ = writeln!(w, "### {svc}\n");
+        let _ = writeln!(
+            w,
+            "| K | nets | fam | lease KiB | RSS growth ours | RSS growth C | ours growth / lease bytes | peak ours | peak C |\n\
+             |---:|---:|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for (k, nets, fam) in configs(r, "rss") {
+            let base = [
+                ("k", k.as_str()),
+                ("nets", nets.as_str()),
+                ("fam", fam.as_str()),
+                ("svc", svc),
+            ];
+            let get =
+                |sec: &str, m: &str| r.med(&[&base[..], &[("sec", sec), ("mod", m)]].concat());
+            let bytes = r.med(&[&base[..], &[("sec", "bytes")]].concat());
+            let _ = writeln!(
+                w,
+                "| {} | {nets} | {fam} | {} | {} | {} | {} | {} | {} |",
+                thousands(k.parse().unwrap_or(f64::NAN)),
+                kib(bytes),
+                kib(get("rss", "ours")),
+                kib(get("rss", "c")),
+                fmt_ratio(ratio(get("rss", "ours"), bytes)),
+                kib(get("peak", "ours")),
+                kib(get("peak", "c")),
+            );
+        }
+        let _ = writeln!(w);
+    }
+}
+
+fn getent_table(w: &mut String, r: &Records) {
+    let _ = writeln!(
+        w,
+        "## Whole process: `getent hosts NAME` (ms per process)\n\n\
+         fork+exec+wait of `getent hosts NAME` with `hosts: files <service>` in a private \
+         namespace (`tests/scripts/nsenv.sh`; ours bound over the system module path), 1 network, \
+         v4; median of all runs, rounds alternating ours and C. `getent hosts` makes two module \
+         lookups (AF_INET6, then AF_INET).\n\n\
+         | service | K | query | ours | C | C/ours | runs (each) |\n|---|---:|---|---:|---:|---:|---:|"
+    );
+    for svc in SERVICES {
+        for k in r.values("getent", "k") {
+            for q in ["hit", "miss"] {
+                let base = [("sec", "getent"), ("svc", svc), ("k", k.as_str()), ("q", q)];
+                let ours = r.med(&[&base[..], &[("mod", "ours")]].concat());
+                let c = r.med(&[&base[..], &[("mod", "c")]].concat());
+                if ours.is_none() && c.is_none() {
+                    continue;
+                }
+                let _ = writeln!(
+                    w,
+                    "| {svc} | {} | {q} | {} | {} | {} | {} |",
+                    thousands(k.parse().unwrap_or(f64::NAN)),
+                    ms(ours),
+                    ms(c),
+                    fmt_ratio(ratio(c, ours)),
+                    r.count(&[&base[..], &[("mod", "ours")]].concat()),
+                );
+            }
+        }
+    }
+    let _ = writeln!(w);
+}
+
+fn so_table(w: &mut String, r: &Records) {
+    let _ = writeln!(
+        w,
+        "## Shared objects (bytes)\n\n| file | on disk | stripped (`strip --strip-all`) |\n|---|---:|---:|"
+    );
+    let mut names: Vec<String> = r.values("so", "file");
+    names.sort();
+    for name in names {
+        let get = |kind: &str| r.med(&[("sec", "so"), ("file", name.as_str()), ("kind", kind)]);
+        let _ = writeln!(
+            w,
+            "| {name} | {} | {} |",
+            opt_num(get("disk")),
+            opt_num(get("stripped"))
+        );
+    }
+    let _ = writeln!(w);
+}
+
+/// Worst (by `better`) of the rows, with the row that gave it.
+fn worst(rows: Vec<(String, Option<f64>)>, higher_is_better: bool) -> Option<(String, f64)> {
+    rows.into_iter()
+        .filter_map(|(label, v)| v.map(|v| (label, v)))
+        .reduce(|a, b| {
+            let b_worse = if higher_is_better {
+                b.1 < a.1
+            } else {
+                b.1 > a.1
+            };
+            if b_worse {
+                b
+            } else {
+                a
+            }
+        })
+}
+
+fn targets(w: &mut String, r: &Records) {
+    let mut list: Vec<Target> = Vec::new();
+    for svc in SERVICES {
+        let warm_ratio_rows = |k: &str| {
+            let mut rows = Vec::new();
+            for nets in r.values("warm", "nets") {
+                for fam in r.values("warm", "fam") {
+                    for func in FUNCS {
+                        for q in ["hit", "miss"] {
+                            let b = [
+                                ("sec", "warm"),
+                                ("svc", svc),
+                                ("k", k),
+                                ("nets", nets.as_str()),
+                                ("fam", fam.as_str()),
+                                ("fn", func),
+                                ("q", q),
+                            ];
+                            let c = r.med(&[&b[..], &[("mod", "c")]].concat());
+                            let ours = r.med(&[&b[..], &[("mod", "ours")]].concat());
+                            rows.push((format!("{nets} net, {fam}, {func}, {q}"), ratio(c, ours)));
+                        }
+                    }
+                }
+            }
+            rows
+        };
+        list.push(judge(
+            true,
+            format!("{svc}: warm C/ours ≥ 8× at K=10"),
+            warm_ratio_rows("10"),
+            8.0,
+        ));
+        list.push(judge(
+            true,
+            format!("{svc}: warm C/ours ≥ 2,000× at K=10,000"),
+            warm_ratio_rows("10000"),
+            2000.0,
+        ));
+
+        let mut scale_rows = Vec::new();
+        let mut floor_rows = Vec::new();
+        for nets in r.values("warm", "nets") {
+            for fam in r.values("warm", "fam") {
+                let floor_of = |k: &str| {
+                    r.med(&[
+                        ("sec", "floor"),
+                        ("svc", svc),
+                        ("k", k),
+                        ("nets", nets.as_str()),
+                        ("fam", fam.as_str()),
+                    ])
+                };
+                for func in FUNCS {
+                    for q in ["hit", "miss"] {
+                        let ours = |k: &str| {
+                            r.med(&[
+                                ("sec", "warm"),
+                                ("svc", svc),
+                                ("k", k),
+                                ("nets", nets.as_str()),
+                                ("fam", fam.as_str()),
+                                ("fn", func),
+                                ("q", q),
+                                ("mod", "ours"),
+                            ])
+                        };
+                        scale_rows.push((
+                            format!("{nets} net, {fam}, {func}, {q}"),
+                            ratio(ours("100000"), ours("10")),
+                        ));
+                        for k in r.values("warm", "k") {
+                            floor_rows.push((
+                                format!("K={k}, {nets} net, {fam}, {func}, {q}"),
+                                ratio(ours(&k), floor_of(&k)),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        list.push(judge(
+            false,
+            format!("{svc}: warm ours at K=100,000 ≤ 1.5× ours at K=10"),
+            scale_rows,
+            1.5,
+        ));
+        list.push(judge(
+            false,
+            format!("{svc}: warm ours ≤ 1.5× the stat floor"),
+            floor_rows,
+            1.5,
+        ));
+
+        let mut cold_rows = Vec::new();
+        let mut mem_rows = Vec::new();
+        for nets in r.values("first", "nets") {
+            for fam in r.values("first", "fam") {
+                let b = |k: &'static str, sec: &'static str| {
+                    [
+                        ("svc", svc),
+                        ("k", k),
+                        ("nets", nets.as_str()),
+                        ("fam", fam.as_str()),
+                        ("sec", sec),
+                    ]
+                };
+                let first = |m: &str| r.med(&[&b("10000", "first")[..], &[("mod", m)]].concat());
+                cold_rows.push((
+                    format!("{nets} net, {fam}"),
+                    ratio(first("c"), first("ours")),
+                ));
+                let growth = r.med(&[&b("100000", "rss")[..], &[("mod", "ours")]].concat());
+                let bytes = r.med(&b("100000", "bytes"));
+                mem_rows.push((format!("{nets} net, {fam}"), ratio(growth, bytes)));
+            }
+        }
+        list.push(judge(
+            true,
+            format!("{svc}: cold first lookup C/ours ≥ 5× at K=10,000"),
+            cold_rows,
+            5.0,
+        ));
+        for (k, goal) in [("10", 1.0), ("10000", 4.0)] {
+            let rows = ["hit", "miss"]
+                .iter()
+                .map(|q| {
+                    let b = [("sec", "getent"), ("svc", svc), ("k", k), ("q", *q)];
+                    let c = r.med(&[&b[..], &[("mod", "c")]].concat());
+                    let ours = r.med(&[&b[..], &[("mod", "ours")]].concat());
+                    (q.to_string(), ratio(c, ours))
+                })
+                .collect();
+            list.push(judge(
+                true,
+                format!(
+                    "{svc}: whole-process getent C/ours ≥ {goal}× at K={}",
+                    thousands(k.parse().unwrap_or(0.0))
+                ),
+                rows,
+                goal,
+            ));
+        }
+        list.push(judge(
+            false,
+            format!("{svc}: RSS growth at K=100,000 ≤ 1× the lease files' size"),
+            mem_rows,
+            1.0,
+        ));
+    }
+
+    let _ = writeln!(
+        w,
+        "## Targets\n\n| target | measured | met |\n|---|---|---|"
+    );
+    for t in list {
+        let met = match t.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "–",
+        };
+        let _ = writeln!(w, "| {} | {} | {met} |", t.text, t.measured);
+    }
+    let _ = writeln!(w);
+}
+
+/// Judges a target on the worst of its rows.
+fn judge(
+    higher_is_better: bool,
+    text: String,
+    rows: Vec<(String, Option<f64>)>,
+    goal: f64,
+) -> Target {
+    match worst(rows, higher_is_better) {
+        Some((label, v)) => Target {
+            text,
+            measured: format!("worst {} ({label})", fmt_ratio(Some(v))),
+            met: Some(if higher_is_better {
+                v >= goal
+            } else {
+                v <= goal
+            }),
+        },
+        None => Target {
+            text,
+            measured: "not measured".to_owned(),
+            met: None,
+        },
+    }
+}

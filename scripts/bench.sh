@@ -1,0 +1,235 @@
+#!/bin/bash
+# bench.sh - `make bench`: the Rust NSS modules against Debian's C modules.
+#
+#   scripts/bench.sh [-k "10 1000 10000 100000"] [-g "10 10000"] [-o OUT.md] [-B]
+#
+#   -k  lease counts K for the in-process and cold measurements
+#   -g  lease counts K for the whole-process `getent hosts` measurement ("" = skip)
+#   -o  results file (default bench/results/<UTC date>-<uname -m>.md)
+#   -B  skip the build (use target/modules and target/release/nss-bench as they are)
+#
+# Measures, in one run, ours (target/modules) and - when Debian's
+# libnss-libvirt is installed - the C modules, alternating them:
+#   warm     ns per lookup in an in-process loop (gethostbyname4_r and
+#            gethostbyname2_r AF_INET, hit and miss, libvirt by hostname and
+#            libvirt_guest by domain name), and the floor of the stat calls
+#            our revalidation makes, in the same loop;
+#   cold     dlopen + first lookup in a fresh process per sample; one lookup
+#            right after a lease file was replaced by write + rename;
+#   memory   RSS growth after a warm lookup; size of each stripped .so;
+#   getent   `getent hosts NAME` fork+exec timing through glibc, in a private
+#            namespace (tests/scripts/nsenv.sh).
+# Lease dirs (1 and 4 networks, v4 and dual stack, with .macs) are generated
+# in the lease helper's byte format into target/bench/leases/ (kept between
+# runs). The modules read the compiled-in /var/lib/libvirt/dnsmasq, so the
+# dlopen part runs in a private mount namespace where each dir is bound there
+# in turn (a tmpfs shadow of /var/lib when the host has no /var/lib/libvirt).
+# The host's /var/lib and /etc are never modified. Needs root.
+# Prints nothing about pass/fail: the targets table is informational only.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SELF=$ROOT/scripts/bench.sh
+BIN=$ROOT/target/release/nss-bench
+OURS_DIR=$ROOT/target/modules
+WORK=$ROOT/target/bench
+LEASE_DIR_IN_NS=/var/lib/libvirt/dnsmasq
+NSENV=$ROOT/tests/scripts/nsenv.sh
+NETS="1 4"
+FAMS="v4 dual"
+SERVICES="libvirt libvirt_guest"
+
+say() { printf '[bench %4ds] %s\n' "$SECONDS" "$*" >&2; }
+
+multiarch() {
+    local m
+    m=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
+    echo "${m:-$(uname -m)-linux-gnu}"
+}
+
+# The installed C module for a service, or nothing.
+c_module() {
+    local d ma
+    ma=$(multiarch)
+    for d in "/lib/$ma" "/usr/lib/$ma" /lib64 /usr/lib64; do
+        if [ -e "$d/libnss_$1.so.2" ]; then echo "$d/libnss_$1.so.2"; return; fi
+    done
+}
+
+leasedir() { echo "$WORK/leases/k$1-n$2-$3"; }
+
+# Iterations per K: "warm-batches warm-batch-ms changed-samples cold-samples"
+iters() {
+    if [ "$1" -le 1000 ]; then echo "7 20 15 15"
+    elif [ "$1" -le 10000 ]; then echo "7 20 9 9"
+    else echo "5 20 5 5"
+    fi
+}
+
+# ------------------------------------------------------------ inside the ns --
+# Runs as the first process of a private mount namespace; stdout = records.
+inside() {
+    local stage=$_BENCH_STAGE
+    unset _BENCH_INSIDE _BENCH_STAGE
+    mount -t tmpfs -o mode=0755,size=1m bench-stage "$stage"
+    if [ -d "$LEASE_DIR_IN_NS" ]; then
+        : # a host lease dir: each generated dir is bound over it
+    elif [ -d /var/lib/libvirt ]; then
+        mount -t tmpfs -o mode=0755,size=1m bench-libvirt /var/lib/libvirt
+        mkdir -m 0755 "$LEASE_DIR_IN_NS"
+    else
+        # No /var/lib/libvirt on the host, and we must not create one there:
+        # a shadow /var/lib on the scratch tmpfs binds every entry back and
+        # adds libvirt/dnsmasq.
+        local shadow=$stage/varlib e n
+        mkdir -m 0755 "$shadow"
+        for e in /var/lib/* /var/lib/.[!.]* /var/lib/..?*; do
+            [ -e "$e" ] || [ -L "$e" ] || continue
+            n=${e##*/}
+            if [ -L "$e" ]; then cp -P "$e" "$shadow/$n"
+            elif [ -d "$e" ]; then mkdir "$shadow/$n"; mount --rbind "$e" "$shadow/$n"
+            else : > "$shadow/$n"; mount --bind "$e" "$shadow/$n"
+            fi
+        done
+        mkdir -m 0755 -p "$shadow/libvirt/dnsmasq"
+        mount --rbind "$shadow" /var/lib
+    fi
+
+    local k n fam d svc c wb wms ch cs
+    for k in $KS; do
+        read -r wb wms ch cs < <(iters "$k")
+        for n in $NETS; do
+            for fam in $FAMS; do
+                d=$(leasedir "$k" "$n" "$fam")
+                mount --bind "$d" "$LEASE_DIR_IN_NS"
+                for svc in $SERVICES; do
+                    c=()
+                    [ -z "$(c_module "$svc")" ] || c=(--c "$(c_module "$svc")")
+                    say "K=$k nets=$n $fam $svc: warm"
+                    "$BIN" warm --ours "$OURS_DIR/libnss_$svc.so.2" "${c[@]}" --svc "$svc" \
+                        --tag "k=$k,nets=$n,fam=$fam" --batches "$wb" --batch-ms "$wms" --changed "$ch"
+                    say "K=$k nets=$n $fam $svc: cold"
+                    "$BIN" cold --ours "$OURS_DIR/libnss_$svc.so.2" "${c[@]}" --svc "$svc" \
+                        --tag "k=$k,nets=$n,fam=$fam" --samples "$cs"
+                done
+                umount "$LEASE_DIR_IN_NS"
+            done
+        done
+    done
+}
+
+if [ "${_BENCH_INSIDE:-}" = 1 ]; then
+    KS=$_BENCH_KS
+    inside
+    exit 0
+fi
+
+# ----------------------------------------------------------- outside the ns --
+KS="10 1000 10000 100000"
+GKS="10 10000"
+OUT=""
+BUILD=1
+while getopts "k:g:o:Bh" o; do
+    case $o in
+    k) KS=$OPTARG ;; g) GKS=$OPTARG ;; o) OUT=$OPTARG ;; B) BUILD=0 ;;
+    *) sed -n '2,/^set -euo/p' "$SELF" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || { echo "bench.sh: must run as root (mount namespace)" >&2; exit 2; }
+DATE=$(date -u +%Y-%m-%d)
+[ -n "$OUT" ] || OUT=$ROOT/bench/results/$DATE-$(uname -m).md
+cd "$ROOT"
+
+if [ "$BUILD" = 1 ]; then
+    say "building (release)"
+    make -s build >&2
+    cargo build --release -q -p bench >&2
+fi
+C_LIBVIRT=$(c_module libvirt)
+if [ -n "$C_LIBVIRT" ]; then
+    C_VERSION=$(dpkg-query -W -f='libnss-libvirt ${Version}' libnss-libvirt 2>/dev/null || echo "$C_LIBVIRT")
+else
+    C_VERSION="not installed (ours only)"
+    say "Debian's libnss-libvirt is not installed: measuring ours only"
+fi
+
+for k in $KS $GKS; do
+    for n in $NETS; do
+        for fam in $FAMS; do
+            d=$(leasedir "$k" "$n" "$fam")
+            if [ ! -e "$d.done" ]; then
+                say "generating $d"
+                rm -rf "$d"
+                "$BIN" gen --out "$d" --count "$k" --networks "$n" --family "$fam"
+                touch "$d.done"
+            fi
+        done
+    done
+done
+
+mkdir -p "$WORK"
+REC=$WORK/records.tsv
+: > "$REC"
+
+# Sizes of the shared objects, as installed and stripped.
+so_size() { # LABEL FILE
+    local t
+    t=$(mktemp)
+    strip --strip-all -o "$t" "$2"
+    printf 'R\tsec=so\tfile=%s\tkind=disk\tv=%s\n' "$1" "$(stat -c %s "$2")" >> "$REC"
+    printf 'R\tsec=so\tfile=%s\tkind=stripped\tv=%s\n' "$1" "$(stat -c %s "$t")" >> "$REC"
+    rm -f "$t"
+}
+for svc in $SERVICES; do
+    so_size "ours libnss_$svc.so.2" "$OURS_DIR/libnss_$svc.so.2"
+    c=$(c_module "$svc")
+    [ -z "$c" ] || so_size "C libnss_$svc.so.2" "$c"
+done
+if [ -n "$C_LIBVIRT" ]; then
+    yajl=$(ldd "$C_LIBVIRT" | awk '/libyajl/ { print $3 }')
+    [ -z "$yajl" ] || so_size "C's dependency $(basename "$yajl")" "$(readlink -f "$yajl")"
+fi
+
+# In-process and cold measurements, in one private mount namespace.
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+trap 'rmdir "$STAGE" 2>/dev/null || true' EXIT
+_BENCH_INSIDE=1 _BENCH_STAGE=$STAGE _BENCH_KS=$KS \
+    unshare --mount --propagation private -- "$SELF" >> "$REC"
+
+# Whole process: getent through glibc, in nsenv.sh's private namespace.
+# Rounds alternate which module goes first.
+ROUNDS=5
+RUNS=20
+for k in $GKS; do
+    d=$(leasedir "$k" 1 v4)
+    for svc in $SERVICES; do
+        if [ "$svc" = libvirt ]; then hit=$(printf 'vm-%06d' $((k / 2))); else hit=$(printf 'dom-%06d' $((k / 2))); fi
+        say "getent K=$k $svc"
+        for r in $(seq "$ROUNDS"); do
+            mods="ours c"
+            [ $((r % 2)) = 1 ] || mods="c ours"
+            for m in $mods; do
+                args=(--leases "$d" --hosts "files $svc")
+                if [ "$m" = ours ]; then
+                    args+=(--modules "$OURS_DIR")
+                elif [ -z "$(c_module "$svc")" ]; then
+                    continue
+                fi
+                for q in hit miss; do
+                    name=$hit; expect=0
+                    [ "$q" = hit ] || { name=no-such-host; expect=2; }
+                    "$NSENV" "${args[@]}" -- "$BIN" spawn --tag "k=$k,svc=$svc,q=$q,mod=$m" \
+                        --runs "$RUNS" --expect "$expect" -- getent hosts "$name" >> "$REC"
+                done
+            done
+        done
+    done
+done
+
+ELAPSED="$((SECONDS / 60)) min $((SECONDS % 60)) s (\`make bench\`, K = $KS; getent K = ${GKS:-none})"
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$ROOT" status --porcelain -- common nss-libvirt nss-libvirt-guest 2>/dev/null)" ] || COMMIT="$COMMIT (+ uncommitted changes in the modules)"
+mkdir -p "$(dirname "$OUT")"
+"$BIN" report --records "$REC" --date "$DATE" --commit "$COMMIT" --c-version "$C_VERSION" \
+    --elapsed "$ELAPSED" --out "$OUT"
+say "results written to $OUT"
