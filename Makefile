@@ -1,6 +1,7 @@
 # Build, test and install the libvirt NSS modules and lease helper.
 #   make build     release build; modules land in target/modules/ under their sonames
 #   make test      everything (unit, dlopen, getent in namespaces, helper, dnsmasq e2e)
+#   make bench     ours vs Debian's C modules; writes bench/results/<date>-<arch>.md (root)
 #   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -11,7 +12,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/libvirt-nss-rs
 MODULES_DIR := target/modules
 RELEASE := target/release
 
-.PHONY: all build test install uninstall clean
+.PHONY: all build test bench install uninstall clean
 
 all: build
 
@@ -28,6 +29,9 @@ test: build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --release
+
+bench: build
+	scripts/bench.sh -B
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBEXECDIR)
