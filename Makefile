@@ -2,6 +2,7 @@
 #   make build     release build; modules land in target/modules/ under their sonames
 #   make test      everything (unit, dlopen, getent in namespaces, helper, dnsmasq e2e)
 #   make bench     ours vs Debian's C modules; writes bench/results/<date>-<arch>.md (root)
+#   make demo      sample VMs through getent and libvirt-nss in a private namespace (no host change)
 #   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -12,7 +13,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/libvirt-nss-rs
 MODULES_DIR := target/modules
 RELEASE := target/release
 
-.PHONY: all build test bench install uninstall clean
+.PHONY: all build test bench demo install uninstall clean
 
 all: build
 
@@ -32,6 +33,9 @@ test: build
 
 bench: build
 	scripts/bench.sh -B
+
+demo: build
+	scripts/demo.sh --no-build
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBEXECDIR)
