@@ -7,6 +7,7 @@
 
 pub mod getent;
 pub mod lease_format;
+pub mod leasehelper;
 pub mod modules;
 pub mod prerequisites;
 pub mod synthetic;
