@@ -409,6 +409,7 @@ fn check_module(
 fn nsswitch_findings(
     globals: &Globals,
     hosts: &HostsLine,
+    name: &[u8],
     answers: Option<&[Answer; 2]>,
     resolved_running: bool,
     f: &mut Findings,
@@ -454,9 +455,15 @@ fn nsswitch_findings(
             }
             continue;
         };
-        let blocker = hosts.services[..pos]
-            .iter()
-            .find(|s| s.returns_on(Status::NotFound));
+        let blocker = hosts.services[..pos].iter().find(|s| {
+            // resolve: judged as when systemd-resolved runs (see below).
+            let status = if s.name == "resolve" {
+                Status::NotFound
+            } else {
+                assumed_status(s, name, resolved_running)
+            };
+            s.returns_on(status)
+        });
         match blocker {
             Some(s) if s.name == "resolve" && resolved_running => f.add(
                 Level::Fail,
@@ -496,6 +503,26 @@ fn nsswitch_findings(
     }
 }
 
+/// What a service other than ours returns for a VM name, as far as we can
+/// tell without asking it.
+fn assumed_status(service: &nsswitch::Service, name: &[u8], resolved_running: bool) -> Status {
+    let local = name
+        .to_ascii_lowercase()
+        .strip_suffix(b".")
+        .unwrap_or(&name.to_ascii_lowercase())
+        .ends_with(b".local");
+    match service.name.as_str() {
+        // nss-resolve is UNAVAIL when systemd-resolved is not running, and
+        // its answer is final when it runs.
+        "resolve" if resolved_running => Status::NotFound,
+        "resolve" => Status::Unavail,
+        // nss-mdns's minimal variants only handle *.local (UNAVAIL otherwise).
+        "mdns_minimal" | "mdns4_minimal" | "mdns6_minimal" if !local => Status::Unavail,
+        // Everything else is assumed not to know a VM's name.
+        _ => Status::NotFound,
+    }
+}
+
 pub fn run(globals: &Globals, name: &[u8], out: &mut dyn Write) -> io::Result<u8> {
     let shown = String::from_utf8_lossy(name).into_owned();
     let now = common::now_epoch_seconds();
@@ -521,7 +548,14 @@ pub fn run(globals: &Globals, name: &[u8], out: &mut dyn Write) -> io::Result<u8
             nsswitch::parse("")
         }
     };
-    nsswitch_findings(globals, &hosts, answers.as_ref(), resolved_running, &mut f);
+    nsswitch_findings(
+        globals,
+        &hosts,
+        name,
+        answers.as_ref(),
+        resolved_running,
+        &mut f,
+    );
 
     let installed =
         SERVICES.map(|s| check_module(globals, s, hosts.position(s.name()).is_some(), &mut f));
@@ -545,10 +579,7 @@ pub fn run(globals: &Globals, name: &[u8], out: &mut dyn Write) -> io::Result<u8
                 Some(Answer::Found(_)) => Status::Success,
                 Some(_) => Status::NotFound,
             },
-            // nss-resolve is UNAVAIL when systemd-resolved is not running.
-            None if service.name == "resolve" && !resolved_running => Status::Unavail,
-            // Assume the other services do not know a VM's name.
-            None => Status::NotFound,
+            None => assumed_status(service, name, resolved_running),
         }
     });
     let code = match walked {

@@ -499,6 +499,20 @@ fn explain_placed_after_dns_notfound_return() {
 }
 
 #[test]
+fn explain_mdns_minimal_notfound_return_does_not_block_vm_names() {
+    let setup = Setup::new();
+    let hosts = "files mdns4_minimal [NOTFOUND=return] libvirt libvirt_guest dns";
+    let (text, _) = setup.explain(hosts, "web01");
+    assert!(!has_line(&text, "comes after"), "{text}");
+    assert_line(&text, "ok   libvirt is on the hosts: line (service 3 of 5)");
+    let (text, _) = setup.explain(hosts, "web01.local");
+    assert_line(
+        &text,
+        "libvirt comes after `mdns4_minimal [NOTFOUND=return]`",
+    );
+}
+
+#[test]
 fn explain_expired_lease() {
     let setup = Setup::new();
     let (text, code) = setup.explain(GOOD_HOSTS, "old-vm");
@@ -607,6 +621,34 @@ fn explain_resolves_with_installed_modules() {
     // Not reached: dns [NOTFOUND=return] in front.
     let (text, code) = setup.explain("files dns [NOTFOUND=return] libvirt", "web01");
     assert_eq!(code, 1, "{text}");
+}
+
+#[test]
+fn the_shipped_nsswitch_examples_reach_the_modules() {
+    let setup = Setup::new();
+    if !setup.install_fake_modules() {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nsswitch-examples");
+    let mut checked = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension() != Some(std::ffi::OsStr::new("conf")) {
+            continue;
+        }
+        for name in ["web01", "builder"] {
+            let out = setup.run(&["--nsswitch", path.to_str().unwrap(), "explain", name]);
+            let text = stdout(&out);
+            assert_eq!(out.status.code(), Some(0), "{}:\n{text}", path.display());
+            assert!(
+                !has_line(&text, "comes after"),
+                "{}:\n{text}",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4);
 }
 
 #[test]
