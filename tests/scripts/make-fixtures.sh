@@ -117,10 +117,13 @@ macs "$D/virbr1.macs" "many-nics:$(for i in $(seq 1 30); do printf '52:54:00:30:
 # ------------------------------------------------------ mac-case-mismatch --
 # The .macs file names the NIC in upper case, the lease in lower case
 # (hand-edited; libvirt itself writes lower case). C: no match (strcmp);
-# ours: match (DECISIONS N8).
+# ours: match (DECISIONS N8). lower-domain is the same case on both sides.
 D=$(fresh mac-case-mismatch)
-v4 virbr0 52:54:00:ab:cd:ef 192.168.122.50 $FUT vm-upper | run_events "$D"
-macs "$D/virbr0.macs" upper-domain:52:54:00:AB:CD:EF
+{
+v4 virbr0 52:54:00:ab:cd:ef 192.168.122.50 $FUT vm-upper
+v4 virbr0 52:54:00:ab:cd:f0 192.168.122.51 $FUT vm-lower
+} | run_events "$D"
+macs "$D/virbr0.macs" lower-domain:52:54:00:ab:cd:f0 upper-domain:52:54:00:AB:CD:EF
 
 # ------------------------------------------------ nsswitch-status-actions --
 # vm-v4only has only an IPv4 lease under that hostname, while the guest domain

@@ -32,7 +32,8 @@ pub struct Synthetic {
     pub mixed_case: bool,
     /// i % 6 == 3: infinite leases; i % 6 == 4: expired leases.
     pub lifetimes: bool,
-    /// i % 5 == 2: a second NIC on the next network (needs 2+ networks).
+    /// i % 5 == 2 and not infinite: a second NIC on the next network
+    /// (needs 2+ networks).
     pub multi_nic: bool,
     pub macs: bool,
 }
@@ -110,11 +111,11 @@ impl Synthetic {
                 4 if self.lifetimes => Lifetime::Expired,
                 _ => Lifetime::Active,
             };
-            let nics = if self.multi_nic && self.networks > 1 && i % 5 == 2 {
-                2
-            } else {
-                1
-            };
+            // Not for infinite leases: two NICs in two files would tie at
+            // expiry 0, and C orders ties across files by readdir order.
+            let multi_nic =
+                self.multi_nic && self.networks > 1 && i % 5 == 2 && lifetime != Lifetime::Infinite;
+            let nics = if multi_nic { 2 } else { 1 };
             for nic in 0..nics {
                 let net = (i + nic) % self.networks;
                 let mac = format!(
