@@ -5,8 +5,12 @@
 //! open-addressing table of `u32` ids (4 bytes per slot, at most half full),
 //! not a `HashMap<String, Vec<_>>`. Keys are not stored: the caller checks each
 //! candidate id against its own entry, which also filters hash collisions.
+//!
+//! Building the indexes is on the cold path (every lease of a changed file is
+//! hashed three times), so the hash is a seeded multiply-rotate over 8-byte
+//! words with SWAR case folding rather than SipHash byte by byte.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 
 /// Slot value for "empty"; occupied slots hold `id + 1`.
 const EMPTY: u32 = 0;
@@ -14,8 +18,8 @@ const EMPTY: u32 = 0;
 pub(crate) struct KeyIndex {
     slots: Box<[u32]>,
     /// Random per table, so that guests choosing their DHCP hostnames cannot
-    /// force every name into one probe chain.
-    seed: RandomState,
+    /// precompute names that share one probe chain.
+    seed: u64,
 }
 
 impl KeyIndex {
@@ -24,17 +28,33 @@ impl KeyIndex {
         let slots = (capacity.saturating_mul(2)).next_power_of_two().max(8);
         KeyIndex {
             slots: vec![EMPTY; slots].into_boxed_slice(),
-            seed: RandomState::new(),
+            seed: RandomState::new().hash_one(0x6c69_6276_6972_7421_u64),
         }
     }
 
     /// Hash of `key` with ASCII letters folded to lower case.
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        let mut hasher = self.seed.build_hasher();
-        for &byte in key {
-            hasher.write_u8(byte.to_ascii_lowercase());
+        const MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
+        let mix = |hash: u64, word: u64| {
+            (hash.rotate_left(5) ^ fold_ascii_case(word)).wrapping_mul(MULTIPLIER)
+        };
+        let mut hash = self.seed ^ key.len() as u64;
+        let mut words = key.chunks_exact(8);
+        for word in &mut words {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(word);
+            hash = mix(hash, u64::from_le_bytes(bytes));
         }
-        hasher.finish()
+        let tail = words.remainder();
+        if !tail.is_empty() {
+            let mut bytes = [0u8; 8];
+            bytes[..tail.len()].copy_from_slice(tail);
+            hash = mix(hash, u64::from_le_bytes(bytes));
+        }
+        // The slot is taken from the low bits: spread the high ones down.
+        hash ^= hash >> 32;
+        hash = hash.wrapping_mul(MULTIPLIER);
+        hash ^ (hash >> 29)
     }
 
     /// Adds `id` under `hash`. Ids inserted in increasing order under one
@@ -64,6 +84,20 @@ impl KeyIndex {
     }
 }
 
+/// Lower-cases the ASCII letters among 8 bytes at once (bytes >= 0x80 are
+/// left alone, as `eq_ignore_ascii_case` does).
+fn fold_ascii_case(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x80 * ONES;
+    let low7 = word & (0x7f * ONES);
+    // Per byte, bit 7 is set when low7 >= 'A' (resp. > 'Z'); no carries, as
+    // each sum stays below 0x100.
+    let at_least_a = low7 + (0x80 - b'A' as u64) * ONES;
+    let above_z = low7 + (0x80 - b'Z' as u64 - 1) * ONES;
+    let upper = at_least_a & !above_z & !word & HIGH_BITS;
+    word | (upper >> 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +123,22 @@ mod tests {
             }
         });
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn hash_folds_exactly_ascii_letters() {
+        let index = KeyIndex::with_capacity(1);
+        for byte in 0..=255u8 {
+            let word = u64::from_le_bytes([byte; 8]);
+            let expected = u64::from_le_bytes([byte.to_ascii_lowercase(); 8]);
+            assert_eq!(fold_ascii_case(word), expected, "byte {byte:#x}");
+        }
+        assert_eq!(
+            index.hash(b"Web-Server01.Example"),
+            index.hash(b"web-server01.example")
+        );
+        assert_ne!(index.hash(b"web-server01"), index.hash(b"web-server02"));
+        assert_ne!(index.hash(b"a"), index.hash(b"a\0"));
     }
 
     #[test]

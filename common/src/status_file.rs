@@ -279,7 +279,8 @@ enum LeaseMember {
 
 impl<'de> Deserialize<'de> for LeaseMember {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(LeaseMemberVisitor)
+        // Bytes, not str: member names need no UTF-8 validation to be compared.
+        deserializer.deserialize_bytes(LeaseMemberVisitor)
     }
 }
 
@@ -291,12 +292,12 @@ impl Visitor<'_> for LeaseMemberVisitor {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a member name")
     }
-    fn visit_str<E>(self, key: &str) -> Result<LeaseMember, E> {
+    fn visit_bytes<E>(self, key: &[u8]) -> Result<LeaseMember, E> {
         Ok(match key {
-            "ip-address" => LeaseMember::IpAddress,
-            "mac-address" => LeaseMember::MacAddress,
-            "hostname" => LeaseMember::Hostname,
-            "expiry-time" => LeaseMember::ExpiryTime,
+            b"ip-address" => LeaseMember::IpAddress,
+            b"mac-address" => LeaseMember::MacAddress,
+            b"hostname" => LeaseMember::Hostname,
+            b"expiry-time" => LeaseMember::ExpiryTime,
             _ => LeaseMember::Unread,
         })
     }

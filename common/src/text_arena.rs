@@ -20,8 +20,8 @@ impl TextArena {
     }
 
     pub(crate) fn push_lowercase(&mut self, s: &str) -> Span {
-        let span = self.next_span(s.len());
-        self.text.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+        let span = self.push(s);
+        self.text[span.start as usize..].make_ascii_lowercase();
         span
     }
 
