@@ -3,13 +3,14 @@
 #   make test      everything (unit, dlopen, getent in namespaces, helper, dnsmasq e2e)
 #   make bench     ours vs Debian's C modules; writes bench/results/<date>-<arch>.md (root)
 #   make demo      sample VMs through getent and libvirt-nss in a private namespace (no host change)
-#   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR
+#   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR, BINDIR
 SHELL := /bin/bash
 CARGO ?= cargo
 PREFIX ?= /usr
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 LIBDIR ?= $(PREFIX)/lib/$(MULTIARCH)
 LIBEXECDIR ?= $(PREFIX)/libexec/libvirt-nss-rs
+BINDIR ?= $(PREFIX)/bin
 MODULES_DIR := target/modules
 RELEASE := target/release
 
@@ -38,14 +39,15 @@ demo: build
 	scripts/demo.sh --no-build
 
 install: build
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(MODULES_DIR)/libnss_libvirt.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt.so.2
 	install -m 0644 $(MODULES_DIR)/libnss_libvirt_guest.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
 	install -m 0755 $(RELEASE)/libvirt_leaseshelper $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper
+	install -m 0755 $(RELEASE)/libvirt-nss $(DESTDIR)$(BINDIR)/libvirt-nss
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnss_libvirt.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
-	rm -f $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper
+	rm -f $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper $(DESTDIR)$(BINDIR)/libvirt-nss
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 clean:
