@@ -3,6 +3,7 @@
 #   make test      everything (unit, dlopen, getent in namespaces, helper, dnsmasq e2e)
 #   make bench     ours vs Debian's C modules; writes bench/results/<date>-<arch>.md (root)
 #   make demo      sample VMs through getent and libvirt-nss in a private namespace (no host change)
+#   make deb       Debian packages in target/debian/ (cargo-deb), checked by scripts/check-debs.sh
 #   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR, BINDIR
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -14,7 +15,7 @@ BINDIR ?= $(PREFIX)/bin
 MODULES_DIR := target/modules
 RELEASE := target/release
 
-.PHONY: all build test bench demo install uninstall clean
+.PHONY: all build test bench demo deb install uninstall clean
 
 all: build
 
@@ -31,12 +32,16 @@ test: build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --release
+	scripts/check-debs.sh --no-build
 
 bench: build
 	scripts/bench.sh -B
 
 demo: build
 	scripts/demo.sh --no-build
+
+deb: build
+	scripts/check-debs.sh --no-build
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
