@@ -1,11 +1,12 @@
 #!/bin/bash
 # bench.sh - `make bench`: the Rust NSS modules against Debian's C modules.
 #
-#   scripts/bench.sh [-k "10 1000 10000 100000"] [-g "10 10000"] [-o OUT.md] [-B]
+#   scripts/bench.sh [-k "10 1000 10000 100000"] [-g "10 10000"] [-i "10 10000"] [-o OUT.md] [-B]
 #
 #   -k  lease counts K for the in-process and cold measurements
 #   -g  lease counts K for the whole-process `getent hosts` measurement ("" = skip)
 #   -o  results file (default bench/results/<UTC date>-<uname -m>.md)
+#   -i  lease counts K for the callgrind instruction counts ("" = skip; needs valgrind)
 #   -B  skip the build (use target/modules and target/release/nss-bench as they are)
 #
 # Measures, in one run, ours (target/modules) and - when Debian's
@@ -18,7 +19,9 @@
 #            right after a lease file was replaced by write + rename;
 #   memory   RSS growth after a warm lookup; size of each stripped .so;
 #   getent   `getent hosts NAME` fork+exec timing through glibc, in a private
-#            namespace (tests/scripts/nsenv.sh).
+#            namespace (tests/scripts/nsenv.sh);
+#   instr    instructions of a first and of a warm lookup under callgrind
+#            (independent of the machine's load).
 # Lease dirs (1 and 4 networks, v4 and dual stack, with .macs) are generated
 # in the lease helper's byte format into target/bench/leases/ (kept between
 # runs). The modules read the compiled-in /var/lib/libvirt/dnsmasq, so the
@@ -59,11 +62,23 @@ c_module() {
 leasedir() { echo "$WORK/leases/k$1-n$2-$3"; }
 
 # Iterations per K: "warm-batches warm-batch-ms changed-samples cold-samples"
+# (C lookups at K=100,000 take 50-200 ms each).
 iters() {
-    if [ "$1" -le 1000 ]; then echo "7 20 15 15"
-    elif [ "$1" -le 10000 ]; then echo "7 20 9 9"
-    else echo "5 20 5 5"
+    if [ "$1" -le 1000 ]; then echo "9 15 21 21"
+    elif [ "$1" -le 10000 ]; then echo "9 15 11 11"
+    else echo "5 15 5 5"
     fi
+}
+
+hit_name() { # SERVICE K
+    if [ "$1" = libvirt ]; then printf 'vm-%06d' $(($2 / 2)); else printf 'dom-%06d' $(($2 / 2)); fi
+}
+
+# Instructions executed by `nss-bench once` under callgrind.
+instructions() { # SO SERVICE NAME LOOKUPS
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        "$BIN" once --so "$1" --svc "$2" --name "$3" --lookups "$4" 2>&1 >/dev/null |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
 # ------------------------------------------------------------ inside the ns --
@@ -116,10 +131,29 @@ inside() {
             done
         done
     done
+
+    local so m l ir
+    for k in $IKS; do
+        mount --bind "$(leasedir "$k" 1 v4)" "$LEASE_DIR_IN_NS"
+        for svc in $SERVICES; do
+            say "K=$k $svc: callgrind instruction counts"
+            for m in ours c; do
+                if [ "$m" = ours ]; then so=$OURS_DIR/libnss_$svc.so.2; else so=$(c_module "$svc"); fi
+                [ -n "$so" ] || continue
+                for l in 0 1 2; do
+                    ir=$(instructions "$so" "$svc" "$(hit_name "$svc" "$k")" "$l")
+                    [ -z "$ir" ] || printf 'R\tsec=ir\tk=%s\tnets=1\tfam=v4\tsvc=%s\tmod=%s\tlookups=%s\tv=%s\n' \
+                        "$k" "$svc" "$m" "$l" "$ir"
+                done
+            done
+        done
+        umount "$LEASE_DIR_IN_NS"
+    done
 }
 
 if [ "${_BENCH_INSIDE:-}" = 1 ]; then
     KS=$_BENCH_KS
+    IKS=$_BENCH_IKS
     inside
     exit 0
 fi
@@ -127,15 +161,18 @@ fi
 # ----------------------------------------------------------- outside the ns --
 KS="10 1000 10000 100000"
 GKS="10 10000"
+IKS="10 10000"
 OUT=""
 BUILD=1
-while getopts "k:g:o:Bh" o; do
+while getopts "k:g:i:o:Bh" o; do
     case $o in
-    k) KS=$OPTARG ;; g) GKS=$OPTARG ;; o) OUT=$OPTARG ;; B) BUILD=0 ;;
+    k) KS=$OPTARG ;; g) GKS=$OPTARG ;; i) IKS=$OPTARG ;; o) OUT=$OPTARG ;; B) BUILD=0 ;;
     *) sed -n '2,/^set -euo/p' "$SELF" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench.sh: must run as root (mount namespace)" >&2; exit 2; }
+command -v valgrind >/dev/null || IKS=""
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DATE=$(date -u +%Y-%m-%d)
 [ -n "$OUT" ] || OUT=$ROOT/bench/results/$DATE-$(uname -m).md
 cd "$ROOT"
@@ -153,7 +190,7 @@ else
     say "Debian's libnss-libvirt is not installed: measuring ours only"
 fi
 
-for k in $KS $GKS; do
+for k in $KS $GKS $IKS; do
     for n in $NETS; do
         for fam in $FAMS; do
             d=$(leasedir "$k" "$n" "$fam")
@@ -193,17 +230,17 @@ fi
 # In-process and cold measurements, in one private mount namespace.
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 trap 'rmdir "$STAGE" 2>/dev/null || true' EXIT
-_BENCH_INSIDE=1 _BENCH_STAGE=$STAGE _BENCH_KS=$KS \
+_BENCH_INSIDE=1 _BENCH_STAGE=$STAGE _BENCH_KS=$KS _BENCH_IKS=$IKS \
     unshare --mount --propagation private -- "$SELF" >> "$REC"
 
 # Whole process: getent through glibc, in nsenv.sh's private namespace.
 # Rounds alternate which module goes first.
-ROUNDS=5
+ROUNDS=6
 RUNS=20
 for k in $GKS; do
     d=$(leasedir "$k" 1 v4)
     for svc in $SERVICES; do
-        if [ "$svc" = libvirt ]; then hit=$(printf 'vm-%06d' $((k / 2))); else hit=$(printf 'dom-%06d' $((k / 2))); fi
+        hit=$(hit_name "$svc" "$k")
         say "getent K=$k $svc"
         for r in $(seq "$ROUNDS"); do
             mods="ours c"
@@ -231,5 +268,5 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$ROOT" status --porcelain -- common nss-libvirt nss-libvirt-guest 2>/dev/null)" ] || COMMIT="$COMMIT (+ uncommitted changes in the modules)"
 mkdir -p "$(dirname "$OUT")"
 "$BIN" report --records "$REC" --date "$DATE" --commit "$COMMIT" --c-version "$C_VERSION" \
-    --elapsed "$ELAPSED" --out "$OUT"
+    --elapsed "$ELAPSED" --load-start "$LOAD_START" --out "$OUT"
 say "results written to $OUT"

@@ -6,7 +6,7 @@
 //! nss-bench gen    --out DIR --count K --networks N --family v4|dual
 //! nss-bench warm   --ours SO [--c SO] --svc S --tag T [--batches B] [--batch-ms MS] [--changed R]
 //! nss-bench cold   --ours SO [--c SO] --svc S --tag T --samples S
-//! nss-bench once   --so SO --svc S --name NAME          (one cold sample; used by `cold`)
+//! nss-bench once   --so SO --svc S --name NAME [--lookups N]  (one cold sample; used by `cold`)
 //! nss-bench spawn  --tag T --runs R [--expect CODE] -- COMMAND ARGS...  (fork+exec timing)
 //! nss-bench report --records FILE --date D [--out FILE]
 //! ```
@@ -224,6 +224,19 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
     let miss = CString::new(gen::MISS_NAME).expect("no NUL");
     let svc_field = ("svc", svc);
 
+    // The floor: what our revalidation must do at least, in the same loop
+    // style; one floor batch runs in every round, alternating with the
+    // modules, so that all three see the same machine load.
+    let files = revalidated_files(svc)?;
+    let dir = Path::new(LEASE_DIR);
+    let stat_all = || {
+        let _ = std::hint::black_box(fs::metadata(dir));
+        for f in &files {
+            let _ = std::hint::black_box(fs::metadata(f));
+        }
+    };
+    let floor_n = calibrate(batch, stat_all);
+
     for func in [Func::Gbn4, Func::Gbn2V4] {
         for (q, name) in [("hit", &hit), ("miss", &miss)] {
             let mut per_batch = Vec::new();
@@ -242,13 +255,18 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
                 }));
             }
             for b in 0..batches {
-                // Alternate which module goes first.
+                // Alternate which goes first; index mods.len() is the floor.
                 let order: Vec<usize> = if b % 2 == 0 {
-                    (0..mods.len()).collect()
+                    (0..=mods.len()).collect()
                 } else {
-                    (0..mods.len()).rev().collect()
+                    (0..=mods.len()).rev().collect()
                 };
                 for i in order {
+                    if i == mods.len() {
+                        let ns = time_batch(floor_n, stat_all);
+                        record(o, &[("sec", "floor"), svc_field, ("mod", "floor")], ns);
+                        continue;
+                    }
                     let (label, module) = &mut mods[i];
                     let n = per_batch[i];
                     let ns = time_batch(n, || {
@@ -272,20 +290,6 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
         }
     }
 
-    // The floor: what our revalidation must do at least, in the same loop.
-    let files = revalidated_files(svc)?;
-    let dir = Path::new(LEASE_DIR);
-    let mut stat_all = || {
-        let _ = std::hint::black_box(fs::metadata(dir));
-        for f in &files {
-            let _ = std::hint::black_box(fs::metadata(f));
-        }
-    };
-    let n = calibrate(batch, &mut stat_all);
-    for _ in 0..batches {
-        let ns = time_batch(n, &mut stat_all);
-        record(o, &[("sec", "floor"), svc_field, ("mod", "floor")], ns);
-    }
     let bytes: u64 = files
         .iter()
         .filter_map(|f| fs::metadata(f).ok())
@@ -334,17 +338,25 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
 
 /// One cold sample in this fresh process: dlopen, first lookup, a few warm
 /// ones; prints `dlopen_ns first_ns rss_growth peak_growth status`.
+/// `--lookups N` (default 4) sets how many lookups in all; 0 only loads the
+/// module (for instruction counts: the difference between runs with N and
+/// N - 1 lookups is the cost of the Nth).
 fn cmd_once(o: &Opts) -> Result<(), String> {
     let name = CString::new(o.req("name")?).map_err(|e| e.to_string())?;
+    let lookups: usize = o.num("lookups", 4)?;
     let start = Instant::now();
     let mut module = Module::load(o.req("so")?, o.req("svc")?)?;
     let dlopen_ns = start.elapsed().as_nanos();
     let rss_loaded = nss::rss_bytes();
-    let start = Instant::now();
-    let st = module.call(Func::Gbn4, &name);
-    let first_ns = start.elapsed().as_nanos();
-    for _ in 0..3 {
-        module.call(Func::Gbn4, &name);
+    let mut first_ns = 0;
+    let mut st = NSS_STATUS_SUCCESS;
+    for i in 0..lookups {
+        let start = Instant::now();
+        let status = module.call(Func::Gbn4, &name);
+        if i == 0 {
+            first_ns = start.elapsed().as_nanos();
+            st = status;
+        }
     }
     let rss_warm = nss::rss_bytes();
     let peak = nss::peak_rss_bytes().max(rss_loaded);

@@ -176,6 +176,15 @@ pub fn run(o: &Opts) -> Result<(), String> {
     );
     let _ = writeln!(w, "* Date: {}", o.get("date").unwrap_or("?"));
     let _ = writeln!(w, "* Machine: {}", machine());
+    let load_end = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load_end: Vec<&str> = load_end.split_whitespace().take(3).collect();
+    let _ = writeln!(
+        w,
+        "* Load average (1, 5, 15 min) at the start: {}; at the end: {} (other jobs share this machine: \
+         medians over alternating batches keep the comparison fair, absolute numbers move with load)",
+        o.get("load-start").unwrap_or("?"),
+        load_end.join(" ")
+    );
     for (key, label) in [
         ("commit", "Workspace commit"),
         ("c-version", "C modules"),
@@ -198,6 +207,7 @@ pub fn run(o: &Opts) -> Result<(), String> {
     cold_table(w, &r);
     memory_table(w, &r);
     getent_table(w, &r);
+    ir_table(w, &r);
     so_table(w, &r);
     targets(w, &r);
 
@@ -294,8 +304,8 @@ fn cold_table(w: &mut String, r: &Records) {
         let _ = writeln!(w, "### {svc}\n");
         let _ = writeln!(
             w,
-            "| K | nets | fam | lease bytes | dlopen ours | dlopen C | first ours | first C | C/ours | dlopen+first C/ours | changed ours | changed C | C/ours |\n\
-             |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| K | nets | fam | lease bytes | dlopen ours | dlopen C | first ours | first C | C/ours | ours first MB/s | C first MB/s | dlopen+first C/ours | changed ours | changed C | C/ours |\n\
+             |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for (k, nets, fam) in configs(r, "first") {
             let base = [
@@ -308,9 +318,14 @@ fn cold_table(w: &mut String, r: &Records) {
                 |sec: &str, m: &str| r.med(&[&base[..], &[("sec", sec), ("mod", m)]].concat());
             let us = |v: Option<f64>| v.map_or("–".to_owned(), |ns| thousands(ns / 1e3));
             let bytes = r.med(&[&base[..], &[("sec", "bytes")]].concat());
+            // bytes per ns * 1000 = MB/s
+            let mbps = |m: &str| {
+                ratio(bytes, get("first", m))
+                    .map_or("–".to_owned(), |r| format!("{:.0}", r * 1000.0))
+            };
             let _ = writeln!(
                 w,
-                "| {} | {nets} | {fam} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {nets} | {fam} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 thousands(k.parse().unwrap_or(f64::NAN)),
                 opt_num(bytes),
                 us(get("dlopen", "ours")),
@@ -318,6 +333,8 @@ fn cold_table(w: &mut String, r: &Records) {
                 us(get("first", "ours")),
                 us(get("first", "c")),
                 fmt_ratio(ratio(get("first", "c"), get("first", "ours"))),
+                mbps("ours"),
+                mbps("c"),
                 fmt_ratio(ratio(get("cold", "c"), get("cold", "ours"))),
                 us(get("changed", "ours")),
                 us(get("changed", "c")),
@@ -398,6 +415,58 @@ fn getent_table(w: &mut String, r: &Records) {
                     r.count(&[&base[..], &[("mod", "ours")]].concat()),
                 );
             }
+        }
+    }
+    let _ = writeln!(w);
+}
+
+fn ir_table(w: &mut String, r: &Records) {
+    if r.count(&[("sec", "ir")]) == 0 {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Instructions (callgrind, independent of load)\n\n\
+         Instructions executed by `nss-bench once` with 0, 1 and 2 `gethostbyname4_r` hit lookups \
+         after `dlopen`, under `valgrind --tool=callgrind`: first = I(1) - I(0) (ours includes \
+         parsing and indexing), warm = I(2) - I(1). 1 network, v4.\n\n\
+         | service | K | lease bytes | first ours | first C | C/ours | ours per byte | C per byte | warm ours | warm C | C/ours |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for svc in SERVICES {
+        for k in r.values("ir", "k") {
+            let base = [("sec", "ir"), ("svc", svc), ("k", k.as_str())];
+            let get =
+                |m: &str, l: &str| r.med(&[&base[..], &[("mod", m), ("lookups", l)]].concat());
+            let diff = |m: &str, a: &str, b: &str| match (get(m, a), get(m, b)) {
+                (Some(x), Some(y)) => Some(x - y),
+                _ => None,
+            };
+            let bytes = r.med(&[
+                ("sec", "bytes"),
+                ("svc", svc),
+                ("k", k.as_str()),
+                ("nets", "1"),
+                ("fam", "v4"),
+            ]);
+            let (fo, fc) = (diff("ours", "1", "0"), diff("c", "1", "0"));
+            let (wo, wc) = (diff("ours", "2", "1"), diff("c", "2", "1"));
+            let per_byte =
+                |v: Option<f64>| ratio(v, bytes).map_or("–".to_owned(), |x| format!("{x:.1}"));
+            let _ = writeln!(
+                w,
+                "| {svc} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                thousands(k.parse().unwrap_or(f64::NAN)),
+                opt_num(bytes),
+                opt_num(fo),
+                opt_num(fc),
+                fmt_ratio(ratio(fc, fo)),
+                per_byte(fo),
+                per_byte(fc),
+                opt_num(wo),
+                opt_num(wc),
+                fmt_ratio(ratio(wc, wo)),
+            );
         }
     }
     let _ = writeln!(w);
