@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # check-debs.sh - build the three Debian packages with cargo-deb and check
 # them: file lists (dpkg-deb -c), control fields (dpkg-deb -f), maintainer
-# scripts, exported NSS symbols, the CLI runs, and lintian (when installed)
-# reports no error.
+# scripts, exported NSS symbols, the CLI runs, a real dpkg install / upgrade /
+# remove in a throw-away overlay (scripts/deb-sandbox-test.sh, as root), and
+# lintian (when installed) reports no error.
 #
 # Usage: scripts/check-debs.sh [--no-build] [--out DIR]
 #   --no-build   package what `make build` left in target/release
@@ -152,6 +153,11 @@ if version=$("$WORK/cli/usr/bin/libvirt-nss" --version); then
 else
     fail "packaged CLI does not run"
 fi
+
+echo "== install / upgrade / remove with dpkg in a sandbox (overlays in a private mount namespace)"
+sandbox_out=$("$ROOT/scripts/deb-sandbox-test.sh" "$OUT" 2>&1) || true
+echo "$sandbox_out"
+FAILS=$((FAILS + $(grep -c '^FAIL' <<<"$sandbox_out" || true)))
 
 if command -v lintian >/dev/null; then
     echo "== lintian"

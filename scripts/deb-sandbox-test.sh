@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# deb-sandbox-test.sh DEB_DIR - install, upgrade and remove our .deb files
+# with the real dpkg, inside a private mount namespace where /usr, /etc and
+# /var are overlays on a tmpfs: the host's files and dpkg database are never
+# changed. Called by check-debs.sh (as root); prints ok/FAIL lines.
+#
+# Checks: the lease helper's diversion and symlink appear on install and
+# vanish on removal (libvirt's C helper back in place); libnss-libvirt-rs
+# takes over from libnss-libvirt (when installed) without losing its modules
+# on a merged-/usr system; the CLI runs.
+set -euo pipefail
+
+if [ "${_DEB_SANDBOX_INSIDE:-}" != 1 ]; then
+    [ $# = 1 ] || { echo "usage: $0 DEB_DIR" >&2; exit 2; }
+    [ "$(id -u)" = 0 ] || { echo "info deb sandbox test skipped: needs root"; exit 0; }
+    _DEB_SANDBOX_INSIDE=1 exec unshare -m --propagation private -- "$0" "$(readlink -f "$1")"
+fi
+
+OUT=$1
+FAILS=0
+pass() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
+
+T=$(mktemp -d)
+mount -t tmpfs deb-sandbox "$T"
+for d in /usr /etc /var; do
+    mkdir -p "$T$d/upper" "$T$d/work"
+    if ! mount -t overlay overlay -o "lowerdir=$d,upperdir=$T$d/upper,workdir=$T$d/work" "$d" 2>/dev/null; then
+        echo "info deb sandbox test skipped: cannot mount an overlay on $d"
+        exit 0
+    fi
+done
+MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+C_HELPER=/usr/lib/libvirt/libvirt_leaseshelper
+OURS=/usr/libexec/libvirt-nss-rs/libvirt_leaseshelper
+DPKG=(dpkg --force-confdef --force-confold)
+quiet() { "$@" >"$T/log" 2>&1 || { cat "$T/log"; return 1; }; }
+
+# --- lease helper ---------------------------------------------------------
+had_c_helper=0
+[ -f "$C_HELPER" ] && [ ! -L "$C_HELPER" ] && had_c_helper=1
+c_sum=$([ "$had_c_helper" = 1 ] && md5sum <"$C_HELPER" || true)
+
+quiet "${DPKG[@]}" -i "$OUT"/libvirt-leaseshelper-rs_*.deb || fail "dpkg -i libvirt-leaseshelper-rs"
+[ "$(readlink "$C_HELPER")" = "$OURS" ] && pass "installed: $C_HELPER -> $OURS" \
+    || fail "installed: $C_HELPER is not a symlink to ours"
+dpkg-divert --list "$C_HELPER" | grep -q "to $C_HELPER.c-orig by libvirt-leaseshelper-rs" \
+    && pass "installed: diversion to $C_HELPER.c-orig" || fail "installed: no diversion"
+if [ "$had_c_helper" = 1 ]; then
+    [ "$(md5sum <"$C_HELPER.c-orig")" = "$c_sum" ] && pass "installed: libvirt's C helper kept as .c-orig" \
+        || fail "installed: .c-orig is not libvirt's helper"
+fi
+"$C_HELPER" --help >/dev/null 2>&1 || [ $? -lt 126 ] && pass "installed: the helper runs through the symlink" \
+    || fail "installed: the helper does not run"
+
+quiet "${DPKG[@]}" -i "$OUT"/libvirt-leaseshelper-rs_*.deb || fail "dpkg -i again (upgrade path)"
+[ "$(readlink "$C_HELPER")" = "$OURS" ] && pass "reinstalled: symlink intact" || fail "reinstalled: symlink lost"
+
+quiet "${DPKG[@]}" -r libvirt-leaseshelper-rs || fail "dpkg -r libvirt-leaseshelper-rs"
+[ -z "$(dpkg-divert --list "$C_HELPER")" ] && pass "removed: no diversion left" || fail "removed: diversion left"
+if [ "$had_c_helper" = 1 ]; then
+    [ -f "$C_HELPER" ] && [ ! -L "$C_HELPER" ] && [ "$(md5sum <"$C_HELPER")" = "$c_sum" ] \
+        && pass "removed: libvirt's C helper back at $C_HELPER" || fail "removed: C helper not restored"
+else
+    [ ! -e "$C_HELPER" ] && [ ! -L "$C_HELPER" ] && pass "removed: no $C_HELPER left" \
+        || fail "removed: $C_HELPER left behind"
+fi
+[ ! -e "$C_HELPER.c-orig" ] || fail "removed: $C_HELPER.c-orig left behind"
+
+# --- NSS modules and CLI --------------------------------------------------
+had_c_nss=0
+dpkg-query -W -f='${Status}' libnss-libvirt 2>/dev/null | grep -q 'install ok installed' && had_c_nss=1
+quiet "${DPKG[@]}" -i "$OUT"/libnss-libvirt-rs_*.deb "$OUT"/libvirt-nss-cli_*.deb \
+    || fail "dpkg -i libnss-libvirt-rs libvirt-nss-cli"
+for so in libnss_libvirt.so.2 libnss_libvirt_guest.so.2; do
+    if nm -D --defined-only "/usr/lib/$MA/$so" 2>/dev/null | grep -q gethostbyaddr_r; then
+        pass "installed: /usr/lib/$MA/$so is ours"
+    else
+        fail "installed: /usr/lib/$MA/$so missing or not ours"
+    fi
+done
+if [ "$had_c_nss" = 1 ]; then
+    dpkg-query -W -f='${Status}' libnss-libvirt | grep -q 'install ok installed' \
+        && fail "libnss-libvirt still installed" || pass "libnss-libvirt replaced (was installed)"
+fi
+[ -z "$(dpkg-divert --list '*libnss_libvirt*')" ] && pass "no protective diversion left" \
+    || fail "protective diversions left: $(dpkg-divert --list '*libnss_libvirt*')"
+v=$(libvirt-nss --version 2>&1) && pass "installed: $v" || fail "libvirt-nss does not run"
+quiet "${DPKG[@]}" -r libnss-libvirt-rs libvirt-nss-cli || fail "dpkg -r libnss-libvirt-rs libvirt-nss-cli"
+[ ! -e "/usr/lib/$MA/libnss_libvirt.so.2" ] && pass "removed: modules gone" || fail "removed: module left"
+
+exit $((FAILS > 0))
