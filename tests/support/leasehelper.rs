@@ -321,3 +321,25 @@ pub fn describe_difference(
     }
     out
 }
+
+/// Waits for `child` at most `timeout`; on timeout kills its process group
+/// (the child must have been spawned with `process_group(0)`) or the child
+/// itself, and panics.
+pub fn wait_bounded(
+    mut child: std::process::Child,
+    timeout: std::time::Duration,
+    what: &str,
+) -> Output {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait().expect("try_wait") {
+            Some(_) => return child.wait_with_output().expect("collect output"),
+            None if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what}: still running after {timeout:?}, killed");
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
