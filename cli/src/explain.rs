@@ -3,7 +3,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::lease_dir::Content;
 use common::lookup::macs_of_domain;
@@ -19,9 +19,17 @@ use crate::timefmt;
 use crate::Globals;
 
 /// Present while systemd-resolved runs (nss-resolve talks to it there).
-const RESOLVED_SOCKET: &str = "/run/systemd/resolve/io.systemd.Resolve";
+const RESOLVED_SOCKET: &str = "systemd/resolve/io.systemd.Resolve";
 /// Present while nscd or nsncd runs; glibc then asks it before any module.
-const NSCD_SOCKET: &str = "/run/nscd/socket";
+const NSCD_SOCKET: &str = "nscd/socket";
+
+/// `/run`, or `LIBVIRT_NSS_CLI_RUN_DIR` (for tests: where to look for the
+/// systemd-resolved and nscd sockets).
+fn run_dir() -> PathBuf {
+    std::env::var_os("LIBVIRT_NSS_CLI_RUN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run"))
+}
 
 const SERVICES: [Service; 2] = [Service::Libvirt, Service::LibvirtGuest];
 
@@ -537,7 +545,8 @@ pub fn run(globals: &Globals, name: &[u8], out: &mut dyn Write) -> io::Result<u8
         }
     };
 
-    let resolved_running = Path::new(RESOLVED_SOCKET).exists();
+    let run = run_dir();
+    let resolved_running = run.join(RESOLVED_SOCKET).exists();
     let hosts = match fs::read_to_string(&globals.nsswitch) {
         Ok(text) => nsswitch::parse(&text),
         Err(e) => {
@@ -560,12 +569,14 @@ pub fn run(globals: &Globals, name: &[u8], out: &mut dyn Write) -> io::Result<u8
     let installed =
         SERVICES.map(|s| check_module(globals, s, hosts.position(s.name()).is_some(), &mut f));
 
-    if Path::new(NSCD_SOCKET).exists() {
+    let nscd_socket = run.join(NSCD_SOCKET);
+    if nscd_socket.exists() {
         f.add(
             Level::Warn,
             format!(
-                "nscd or nsncd is running ({NSCD_SOCKET}): it answers from its cache, and a \
-                 failed lookup is cached, so a new VM may stay unknown for a while: nscd -i hosts"
+                "nscd or nsncd is running ({}): it answers from its cache, and a \
+                 failed lookup is cached, so a new VM may stay unknown for a while: nscd -i hosts",
+                nscd_socket.display()
             ),
         );
     }

@@ -161,6 +161,7 @@ impl Setup {
     fn run(&self, args: &[&str]) -> Output {
         let mut command = Command::new(BIN);
         command
+            .env("LIBVIRT_NSS_CLI_RUN_DIR", self.tmp.0.join("run"))
             .arg("--lease-dir")
             .arg(&self.leases)
             .arg("--libdir")
@@ -485,6 +486,48 @@ fn explain_placed_after_resolve_unavail_return() {
         "libvirt_guest comes after `resolve [!UNAVAIL=return]`",
     );
     assert_line(&text, "put libvirt before resolve");
+}
+
+#[test]
+fn explain_after_resolve_fails_while_systemd_resolved_runs() {
+    let setup = Setup::new();
+    if !setup.install_fake_modules() {
+        return;
+    }
+    let hosts = "files resolve [!UNAVAIL=return] dns libvirt libvirt_guest";
+    // Not running: resolve is UNAVAIL, glibc goes on and reaches libvirt.
+    let (text, code) = setup.explain(hosts, "web01");
+    assert_eq!(code, 0, "{text}");
+    assert_line(
+        &text,
+        "warn libvirt comes after `resolve [!UNAVAIL=return]`: whenever systemd-resolved runs (it does not now)",
+    );
+    // Running: resolve's NOTFOUND is final.
+    let socket_dir = setup.tmp.0.join("run/systemd/resolve");
+    fs::create_dir_all(&socket_dir).unwrap();
+    fs::write(socket_dir.join("io.systemd.Resolve"), "").unwrap();
+    let (text, code) = setup.explain(hosts, "web01");
+    assert_eq!(code, 1, "{text}");
+    assert_line(
+        &text,
+        "FAIL libvirt comes after `resolve [!UNAVAIL=return]` and systemd-resolved is running",
+    );
+    assert_line(
+        &text,
+        "FAIL web01 does not resolve: glibc stops at resolve (NOTFOUND)",
+    );
+}
+
+#[test]
+fn explain_warns_about_nscd() {
+    let setup = Setup::new();
+    let (text, _) = setup.explain(GOOD_HOSTS, "web01");
+    assert!(!has_line(&text, "nscd"), "{text}");
+    fs::create_dir_all(setup.tmp.0.join("run/nscd")).unwrap();
+    fs::write(setup.tmp.0.join("run/nscd/socket"), "").unwrap();
+    let (text, _) = setup.explain(GOOD_HOSTS, "web01");
+    assert_line(&text, "warn nscd or nsncd is running (");
+    assert_line(&text, "nscd -i hosts");
 }
 
 #[test]
