@@ -335,7 +335,7 @@ impl DirFile {
 }
 
 fn parse(kind: FileKind, bytes: &[u8]) -> Content {
-    let malformed = |e: serde_json::Error| {
+    let malformed = |e: crate::json::JsonError| {
         Content::Ignored(Ignored::Malformed {
             message: e.to_string(),
         })

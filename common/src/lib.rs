@@ -11,7 +11,7 @@
 //! everywhere, bound to [`LEASE_DIR`] only by the two cdylibs.
 
 pub mod ffi;
-mod json;
+pub mod json;
 mod key_index;
 pub mod lease_dir;
 pub mod lookup;

@@ -4,11 +4,10 @@
 //! string `domain` is skipped (the C module would let it inherit the previous
 //! entry's domain, a quirk we don't copy); non-string MACs are ignored.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-use crate::json::{self, Scalar};
+use crate::json::{self, JsonError, JsonReader, Scalar};
 use crate::key_index::KeyIndex;
 use crate::text_arena::{Span, TextArena};
 
@@ -32,7 +31,7 @@ pub struct MacsFile {
 }
 
 impl MacsFile {
-    pub fn parse(bytes: &[u8]) -> Result<MacsFile, serde_json::Error> {
+    pub fn parse(bytes: &[u8]) -> Result<MacsFile, JsonError> {
         let mut file = MacsFile {
             domains: Vec::new(),
             macs: Vec::new(),
@@ -41,8 +40,9 @@ impl MacsFile {
             by_mac: KeyIndex::with_capacity(0),
             skipped_entries: 0,
         };
-        if !json::is_blank(bytes) {
-            json::parse_array_of_objects(bytes, |entry: RawDomain| match entry.domain {
+        json::for_each_object_in_array(bytes, |reader| {
+            let entry = RawDomain::read(reader)?;
+            match entry.domain {
                 Some(Scalar::Str(name)) => {
                     let name = file.text.push(&name);
                     let first_mac = file.macs.len() as u32;
@@ -57,8 +57,9 @@ impl MacsFile {
                     });
                 }
                 _ => file.skipped_entries += 1,
-            })?;
-        }
+            }
+            Ok(())
+        })?;
         file.by_domain = KeyIndex::with_capacity(file.domains.len());
         for (id, domain) in file.domains.iter().enumerate() {
             let hash = file.by_domain.hash(file.text.get(domain.name).as_bytes());
@@ -150,89 +151,32 @@ impl fmt::Debug for MacsFile {
 }
 
 #[derive(Default)]
-struct RawDomain<'de> {
-    domain: Option<Scalar<'de>>,
-    /// Every string of every `macs` array (repeated arrays accumulate, as in C).
-    macs: Vec<std::borrow::Cow<'de, str>>,
+struct RawDomain<'a> {
+    domain: Option<Scalar<'a>>,
+    /// Every string of every `macs` array (repeated arrays accumulate, as in
+    /// C); other element types, and a `macs` that is not an array, add none.
+    macs: Vec<Cow<'a, str>>,
 }
 
-impl<'de> Deserialize<'de> for RawDomain<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(RawDomainVisitor)
-    }
-}
-
-struct RawDomainVisitor;
-
-impl<'de> Visitor<'de> for RawDomainVisitor {
-    type Value = RawDomain<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a domain object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+impl<'a> RawDomain<'a> {
+    fn read(reader: &mut JsonReader<'a>) -> Result<RawDomain<'a>, JsonError> {
         let mut entry = RawDomain::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match &*key {
-                "domain" => entry.domain = Some(map.next_value()?),
-                "macs" => entry.macs.extend(map.next_value::<MacList>()?.0),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
+        let mut object = reader.object()?;
+        while let Some(member) = object.next_key(reader)? {
+            match &*member {
+                "domain" => entry.domain = Some(reader.scalar(2)?),
+                "macs" if reader.peek() == Some(b'[') => {
+                    let mut macs = reader.array()?;
+                    while macs.next(reader)? {
+                        if let Scalar::Str(mac) = reader.scalar(3)? {
+                            entry.macs.push(mac);
+                        }
+                    }
                 }
+                _ => reader.skip_value(2)?,
             }
         }
         Ok(entry)
-    }
-}
-
-/// The strings of a `macs` array; anything that is not an array yields none.
-struct MacList<'de>(Vec<std::borrow::Cow<'de, str>>);
-
-impl<'de> Deserialize<'de> for MacList<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MacListVisitor;
-        impl<'de> Visitor<'de> for MacListVisitor {
-            type Value = MacList<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array of MACs")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut macs = Vec::new();
-                while let Some(element) = seq.next_element::<Scalar>()? {
-                    if let Scalar::Str(mac) = element {
-                        macs.push(mac);
-                    }
-                }
-                Ok(MacList(macs))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MacList(Vec::new()))
-            }
-            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(MacList(Vec::new()))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MacList(Vec::new()))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MacList(Vec::new()))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MacList(Vec::new()))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MacList(Vec::new()))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MacList(Vec::new()))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(MacList(Vec::new()))
-            }
-        }
-        deserializer.deserialize_any(MacListVisitor)
     }
 }
 

@@ -8,9 +8,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
-
-use crate::json::{self, Scalar};
+use crate::json::{self, JsonError, JsonReader, Scalar};
 use crate::key_index::KeyIndex;
 use crate::text_arena::{Span, TextArena};
 
@@ -47,18 +45,17 @@ pub struct LeaseFile {
 impl LeaseFile {
     /// Parses the bytes of a `.status` file. A blank file has no leases; a
     /// file that is not a JSON array of objects is an error.
-    pub fn parse(bytes: &[u8]) -> Result<LeaseFile, serde_json::Error> {
+    pub fn parse(bytes: &[u8]) -> Result<LeaseFile, JsonError> {
         let mut leases = Vec::new();
         let mut text = TextArena::default();
         let mut skipped_entries = 0;
-        if !json::is_blank(bytes) {
-            json::parse_array_of_objects(bytes, |entry: RawLease| {
-                match entry.validate(&mut text) {
-                    Some(lease) => leases.push(lease),
-                    None => skipped_entries += 1,
-                }
-            })?;
-        }
+        json::for_each_object_in_array(bytes, |reader| {
+            match RawLease::read(reader)?.validate(&mut text) {
+                Some(lease) => leases.push(lease),
+                None => skipped_entries += 1,
+            }
+            Ok(())
+        })?;
         Ok(LeaseFile::index(leases, text, skipped_entries))
     }
 
@@ -196,11 +193,11 @@ pub fn parse_ip_address(text: &str) -> Option<IpAddr> {
 
 /// The members of one `.status` entry, as found.
 #[derive(Default)]
-struct RawLease<'de> {
-    ip_address: Option<Scalar<'de>>,
-    mac_address: Option<Scalar<'de>>,
-    hostname: Option<Scalar<'de>>,
-    expiry_time: Option<Scalar<'de>>,
+struct RawLease<'a> {
+    ip_address: Option<Scalar<'a>>,
+    mac_address: Option<Scalar<'a>>,
+    hostname: Option<Scalar<'a>>,
+    expiry_time: Option<Scalar<'a>>,
 }
 
 impl RawLease<'_> {
@@ -234,72 +231,26 @@ impl RawLease<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for RawLease<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(RawLeaseVisitor)
-    }
-}
-
-struct RawLeaseVisitor;
-
-impl<'de> Visitor<'de> for RawLeaseVisitor {
-    type Value = RawLease<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a lease object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+impl<'a> RawLease<'a> {
+    /// Reads one entry object; a repeated member keeps its last value, as in
+    /// the C modules.
+    fn read(reader: &mut JsonReader<'a>) -> Result<RawLease<'a>, JsonError> {
         let mut lease = RawLease::default();
-        // A repeated member: the last value wins, as in the C modules.
-        while let Some(member) = map.next_key::<LeaseMember>()? {
-            let slot = match member {
-                LeaseMember::IpAddress => &mut lease.ip_address,
-                LeaseMember::MacAddress => &mut lease.mac_address,
-                LeaseMember::Hostname => &mut lease.hostname,
-                LeaseMember::ExpiryTime => &mut lease.expiry_time,
-                LeaseMember::Unread => {
-                    map.next_value::<IgnoredAny>()?;
+        let mut object = reader.object()?;
+        while let Some(member) = object.next_key(reader)? {
+            let slot = match &*member {
+                "ip-address" => &mut lease.ip_address,
+                "mac-address" => &mut lease.mac_address,
+                "hostname" => &mut lease.hostname,
+                "expiry-time" => &mut lease.expiry_time,
+                _ => {
+                    reader.skip_value(2)?;
                     continue;
                 }
             };
-            *slot = Some(map.next_value::<Scalar>()?);
+            *slot = Some(reader.scalar(2)?);
         }
         Ok(lease)
-    }
-}
-
-enum LeaseMember {
-    IpAddress,
-    MacAddress,
-    Hostname,
-    ExpiryTime,
-    Unread,
-}
-
-impl<'de> Deserialize<'de> for LeaseMember {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Bytes, not str: member names need no UTF-8 validation to be compared.
-        deserializer.deserialize_bytes(LeaseMemberVisitor)
-    }
-}
-
-struct LeaseMemberVisitor;
-
-impl Visitor<'_> for LeaseMemberVisitor {
-    type Value = LeaseMember;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a member name")
-    }
-    fn visit_bytes<E>(self, key: &[u8]) -> Result<LeaseMember, E> {
-        Ok(match key {
-            b"ip-address" => LeaseMember::IpAddress,
-            b"mac-address" => LeaseMember::MacAddress,
-            b"hostname" => LeaseMember::Hostname,
-            b"expiry-time" => LeaseMember::ExpiryTime,
-            _ => LeaseMember::Unread,
-        })
     }
 }
 
