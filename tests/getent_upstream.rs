@@ -16,6 +16,7 @@ use integration_tests::getent::{
 };
 use integration_tests::modules;
 use integration_tests::prerequisites::{self, available};
+use integration_tests::synthetic;
 use integration_tests::temp_dir::TempDir;
 use std::path::Path;
 
@@ -120,7 +121,16 @@ fn nsstest_cases() -> Vec<Case> {
     cases
 }
 
+/// The first fixture lease expires at 1900000000 (2030-03-17).
+fn assert_fixture_still_live() {
+    assert!(
+        synthetic::now() < 1_900_000_000,
+        "{FIXTURE} has expired (2030-03-17): see tests/fixtures/README.md"
+    );
+}
+
 fn assert_cases(modules: &Path, cases: &[Case]) {
+    assert_fixture_still_live();
     let leases = TempDir::from_fixture(FIXTURE);
     for service in ["libvirt", "libvirt_guest"] {
         let selected: Vec<&Case> = cases.iter().filter(|c| c.service == service).collect();
