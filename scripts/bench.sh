@@ -59,7 +59,13 @@ c_module() {
     done
 }
 
-leasedir() { echo "$WORK/leases/k$1-n$2-$3"; }
+# K counts leases: v4 = K hosts with one IPv4 lease each, dual = K/2 hosts
+# with one IPv4 and one IPv6 lease each (a single 100,000-lease network
+# then stays below the helper's 32 MiB file limit).
+hosts() { # K FAMILY
+    if [ "$2" = dual ]; then echo $(($1 / 2)); else echo "$1"; fi
+}
+leasedir() { echo "$WORK/leases/l$1-n$2-$3"; }
 
 # Iterations per K: "warm-batches warm-batch-ms changed-samples cold-samples"
 # (C lookups at K=100,000 take 50-200 ms each).
@@ -70,8 +76,9 @@ iters() {
     fi
 }
 
-hit_name() { # SERVICE K
-    if [ "$1" = libvirt ]; then printf 'vm-%06d' $(($2 / 2)); else printf 'dom-%06d' $(($2 / 2)); fi
+hit_name() { # SERVICE K FAMILY: the middle host
+    local mid=$(($(hosts "$2" "$3") / 2))
+    if [ "$1" = libvirt ]; then printf 'vm-%06d' "$mid"; else printf 'dom-%06d' "$mid"; fi
 }
 
 # Instructions executed by `nss-bench once` under callgrind.
@@ -122,9 +129,11 @@ inside() {
                     [ -z "$(c_module "$svc")" ] || c=(--c "$(c_module "$svc")")
                     say "K=$k nets=$n $fam $svc: warm"
                     "$BIN" warm --ours "$OURS_DIR/libnss_$svc.so.2" "${c[@]}" --svc "$svc" \
+                        --hit "$(hit_name "$svc" "$k" "$fam")" \
                         --tag "k=$k,nets=$n,fam=$fam" --batches "$wb" --batch-ms "$wms" --changed "$ch"
                     say "K=$k nets=$n $fam $svc: cold"
                     "$BIN" cold --ours "$OURS_DIR/libnss_$svc.so.2" "${c[@]}" --svc "$svc" \
+                        --hit "$(hit_name "$svc" "$k" "$fam")" \
                         --tag "k=$k,nets=$n,fam=$fam" --samples "$cs"
                 done
                 umount "$LEASE_DIR_IN_NS"
@@ -141,7 +150,7 @@ inside() {
                 if [ "$m" = ours ]; then so=$OURS_DIR/libnss_$svc.so.2; else so=$(c_module "$svc"); fi
                 [ -n "$so" ] || continue
                 for l in 0 1 2; do
-                    ir=$(instructions "$so" "$svc" "$(hit_name "$svc" "$k")" "$l")
+                    ir=$(instructions "$so" "$svc" "$(hit_name "$svc" "$k" v4)" "$l")
                     [ -z "$ir" ] || printf 'R\tsec=ir\tk=%s\tnets=1\tfam=v4\tsvc=%s\tmod=%s\tlookups=%s\tv=%s\n' \
                         "$k" "$svc" "$m" "$l" "$ir"
                 done
@@ -197,7 +206,7 @@ for k in $KS $GKS $IKS; do
             if [ ! -e "$d.done" ]; then
                 say "generating $d"
                 rm -rf "$d"
-                "$BIN" gen --out "$d" --count "$k" --networks "$n" --family "$fam"
+                "$BIN" gen --out "$d" --count "$(hosts "$k" "$fam")" --networks "$n" --family "$fam"
                 touch "$d.done"
             fi
         done
@@ -240,7 +249,7 @@ RUNS=20
 for k in $GKS; do
     d=$(leasedir "$k" 1 v4)
     for svc in $SERVICES; do
-        hit=$(hit_name "$svc" "$k")
+        hit=$(hit_name "$svc" "$k" v4)
         say "getent K=$k $svc"
         for r in $(seq "$ROUNDS"); do
             mods="ours c"

@@ -4,8 +4,8 @@
 //!
 //! ```text
 //! nss-bench gen    --out DIR --count K --networks N --family v4|dual
-//! nss-bench warm   --ours SO [--c SO] --svc S --tag T [--batches B] [--batch-ms MS] [--changed R]
-//! nss-bench cold   --ours SO [--c SO] --svc S --tag T --samples S
+//! nss-bench warm   --ours SO [--c SO] --svc S --hit NAME --tag T [--batches B] [--batch-ms MS] [--changed R]
+//! nss-bench cold   --ours SO [--c SO] --svc S --hit NAME --tag T --samples S
 //! nss-bench once   --so SO --svc S --name NAME [--lookups N]  (one cold sample; used by `cold`)
 //! nss-bench spawn  --tag T --runs R [--expect CODE] -- COMMAND ARGS...  (fork+exec timing)
 //! nss-bench report --records FILE --date D [--out FILE]
@@ -107,13 +107,6 @@ impl Opts {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
     }
-
-    fn tag(&self, key: &str) -> Option<String> {
-        self.tags()
-            .into_iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
-    }
 }
 
 /// Prints one sample record.
@@ -138,22 +131,6 @@ fn cmd_gen(o: &Opts) -> Result<(), String> {
         family,
     )
     .map_err(|e| e.to_string())
-}
-
-/// The hit name for a service: the middle host of K.
-fn hit_name(svc: &str, k: usize) -> String {
-    if svc == "libvirt_guest" {
-        gen::domain(k / 2)
-    } else {
-        gen::hostname(k / 2)
-    }
-}
-
-fn k_of(o: &Opts) -> Result<usize, String> {
-    o.tag("k")
-        .ok_or("--tag must carry k=K")?
-        .parse()
-        .map_err(|_| "bad k in --tag".to_owned())
 }
 
 /// The modules to compare, in the order of the first batch.
@@ -215,12 +192,11 @@ fn revalidated_files(svc: &str) -> Result<Vec<PathBuf>, String> {
 /// floor; then the first lookup after a lease file was replaced.
 fn cmd_warm(o: &Opts) -> Result<(), String> {
     let svc = o.req("svc")?;
-    let k = k_of(o)?;
     let batches: usize = o.num("batches", 7)?;
     let batch = Duration::from_millis(o.num("batch-ms", 20)?);
     let changed: usize = o.num("changed", 0)?;
     let mut mods = load_modules(o, svc)?;
-    let hit = CString::new(hit_name(svc, k)).expect("no NUL");
+    let hit = CString::new(o.req("hit")?).map_err(|e| e.to_string())?;
     let miss = CString::new(gen::MISS_NAME).expect("no NUL");
     let svc_field = ("svc", svc);
 
@@ -243,6 +219,16 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
             for (label, module) in mods.iter_mut() {
                 let st = module.call(func, name);
                 if q == "hit" && st != NSS_STATUS_SUCCESS {
+                    record(
+                        o,
+                        &[
+                            ("sec", "warn"),
+                            svc_field,
+                            ("mod", label),
+                            ("what", status_label(st)),
+                        ],
+                        0.0,
+                    );
                     eprintln!(
                         "nss-bench warm: warning: {label} {svc} {} {:?} returned {}",
                         func.label(),
@@ -372,9 +358,8 @@ fn cmd_once(o: &Opts) -> Result<(), String> {
 /// Cold samples: one fresh process per sample, modules alternating.
 fn cmd_cold(o: &Opts) -> Result<(), String> {
     let svc = o.req("svc")?;
-    let k = k_of(o)?;
     let samples: usize = o.num("samples", 11)?;
-    let name = hit_name(svc, k);
+    let name = o.req("hit")?.to_owned();
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut mods = vec![("ours", o.req("ours")?)];
     if let Some(c) = o.get("c") {
@@ -399,6 +384,16 @@ fn cmd_cold(o: &Opts) -> Result<(), String> {
                 return Err(format!("once {label}: {:?} {text}", out.status));
             }
             if f[4] != "SUCCESS" {
+                record(
+                    o,
+                    &[
+                        ("sec", "warn"),
+                        ("svc", svc),
+                        ("mod", label),
+                        ("what", f[4]),
+                    ],
+                    0.0,
+                );
                 eprintln!(
                     "nss-bench cold: warning: {label} {svc} {name} returned {}",
                     f[4]

@@ -196,10 +196,11 @@ pub fn run(o: &Opts) -> Result<(), String> {
     }
     let _ = writeln!(
         w,
-        "* Lease dirs: generated in the lease helper's byte format (`nss-bench gen`), K hosts \
-         spread over 1 or 4 networks (`virbr<i>.status` + `virbr<i>.macs`), `v4` = one IPv4 \
-         lease per host, `dual` = one IPv4 and one IPv6 lease per host. Hit = host K/2 \
-         (`vm-…` for libvirt, domain `dom-…` for libvirt_guest), miss = `no-such-host`.\n\
+        "* Lease dirs: generated in the lease helper's byte format (`nss-bench gen`); K counts \
+         leases, spread over 1 or 4 networks (`virbr<i>.status` + `virbr<i>.macs`): `v4` = K \
+         hosts with one IPv4 lease each, `dual` = K/2 hosts with one IPv4 and one IPv6 lease \
+         each. Hit = the middle host (`vm-…` for libvirt, its domain `dom-…` for \
+         libvirt_guest), miss = `no-such-host`.\n\
          * Ratios are C/ours: above 1× means ours is faster (or smaller).\n"
     );
 
@@ -210,6 +211,7 @@ pub fn run(o: &Opts) -> Result<(), String> {
     ir_table(w, &r);
     so_table(w, &r);
     targets(w, &r);
+    warnings(w, &r);
 
     print!("{md}");
     if let Some(out) = o.get("out") {
@@ -698,4 +700,31 @@ fn judge(
             met: None,
         },
     }
+}
+
+/// Hit lookups that did not succeed: their rows measure something else.
+fn warnings(w: &mut String, r: &Records) {
+    let mut seen = BTreeSet::new();
+    for (f, _) in &r.samples {
+        if f.get("sec").map(String::as_str) == Some("warn") {
+            let get = |k: &str| f.get(k).map_or("?", String::as_str);
+            seen.insert(format!(
+                "{} K={} nets={} {}: {} hit returned {}",
+                get("svc"),
+                get("k"),
+                get("nets"),
+                get("fam"),
+                get("mod"),
+                get("what")
+            ));
+        }
+    }
+    if seen.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "## Warnings\n");
+    for line in seen {
+        let _ = writeln!(w, "* {line}");
+    }
+    let _ = writeln!(w);
 }
