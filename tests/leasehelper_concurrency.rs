@@ -4,6 +4,7 @@
 
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -153,6 +154,30 @@ fn hold_lock(path: &Path) -> std::fs::File {
     file
 }
 
+/// A helper started in its own process group, killed (group-wide) if the
+/// test fails before waiting for it, so nothing outlives the test.
+struct Started(Option<Child>);
+
+impl Started {
+    fn wait(mut self, timeout: Duration) -> std::process::Output {
+        let child = self.0.take().expect("not yet waited for");
+        wait_bounded(child, timeout, "helper after the lock was released")
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            if matches!(child.try_wait(), Ok(None)) {
+                // SAFETY: kill(2) of the process group created for this
+                // child (not yet reaped, so the id cannot be reused).
+                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn both_helpers_wait_for_a_held_lock() {
     let Some((c_helper, our_helper)) = helpers("both_helpers_wait_for_a_held_lock") else {
@@ -172,14 +197,16 @@ fn both_helpers_wait_for_a_held_lock() {
         );
         let child = sandbox
             .command(helper, &event)
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        children.push(child);
+        children.push(Started(Some(child)));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    for child in &mut children {
+    for started in &mut children {
+        let child = started.0.as_mut().expect("running");
         assert!(
             child.try_wait().expect("try_wait").is_none(),
             "a helper did not wait for the lock"
@@ -191,12 +218,8 @@ fn both_helpers_wait_for_a_held_lock() {
         "a helper went on without the lock"
     );
     drop(lock); // close: the kernel releases the POSIX lock
-    for child in children {
-        let out = wait_bounded(
-            child,
-            Duration::from_secs(30),
-            "helper after the lock was released",
-        );
+    for started in children {
+        let out = started.wait(Duration::from_secs(30));
         assert!(out.status.success(), "{out:?}");
     }
     let status = sandbox.read_string("virbr0.status");

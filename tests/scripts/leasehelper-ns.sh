@@ -42,8 +42,10 @@ fi
 LEASES=$(readlink -f "$1"); RUNDIR=$(readlink -f "$2"); shift 3
 [ -d "$LEASES" ] && [ -d "$RUNDIR" ] || { echo "$0: $LEASES or $RUNDIR is not a directory" >&2; exit 125; }
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/lh-ns.XXXXXX")
+trap 'rmdir "$STAGE" 2>/dev/null || true' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 rc=0
 _LH_NS_INSIDE=1 unshare --mount --propagation private -- "$(readlink -f "${BASH_SOURCE[0]}")" \
     "$LEASES" "$RUNDIR" "$STAGE" "$@" || rc=$?
-rmdir "$STAGE" 2>/dev/null || true
 exit "$rc"
