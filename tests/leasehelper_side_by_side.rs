@@ -797,3 +797,188 @@ fn h8_mac_recovered_from_the_client_duid() {
         .read_string("virbr1.status")
         .contains("52:54:00:99:99:99"));
 }
+
+/// Runs `init` and then `del 10.9.9.9` (which rewrites the file) for every
+/// `<name>.status` of `sandbox`, in one namespace; returns name → (init rc,
+/// init stdout, del rc, file after del).
+fn init_and_rewrite_all(
+    sandbox: &Sandbox,
+    helper: &std::path::Path,
+    names: &[String],
+) -> std::collections::BTreeMap<String, (String, String, String, Vec<u8>)> {
+    let out_dir = integration_tests::temp_dir::TempDir::new("lh-json-out");
+    let script = r#"
+        helper=$1 out=$2; shift 2
+        for name in "$@"; do
+            rc=0; env -i VIR_BRIDGE_NAME="$name" "$helper" init > "$out/$name.init" 2>/dev/null || rc=$?
+            echo "$rc" > "$out/$name.init-rc"
+            rc=0; env -i VIR_BRIDGE_NAME="$name" "$helper" del x 10.9.9.9 2>/dev/null || rc=$?
+            echo "$rc" > "$out/$name.del-rc"
+        done
+    "#;
+    let status = std::process::Command::new(leasehelper::ns_script())
+        .arg(sandbox.leases.path())
+        .arg(sandbox.run.path())
+        .args(["--", "bash", "-c", script, "json-batch"])
+        .arg(helper)
+        .arg(out_dir.path())
+        .args(names)
+        .status()
+        .expect("run batch");
+    assert!(status.success(), "batch failed: {status:?}");
+    let read = |name: &str| std::fs::read_to_string(out_dir.path().join(name)).unwrap_or_default();
+    names
+        .iter()
+        .map(|name| {
+            let result = (
+                read(&format!("{name}.init-rc")),
+                read(&format!("{name}.init")),
+                read(&format!("{name}.del-rc")),
+                sandbox.read(&format!("{name}.status")),
+            );
+            (name.clone(), result)
+        })
+        .collect()
+}
+
+#[test]
+fn json_acceptance_and_rewrite_match_yajl() {
+    // Every document holds one lease; whether a helper parsed it shows in
+    // its `init` output. Where yajl rejects the document, C prints nothing
+    // and overwrites it, and we must have kept it aside (H6).
+    let Some((c_helper, our_helper)) = helpers("json_acceptance_and_rewrite_match_yajl") else {
+        return;
+    };
+    let lease = |extra: &str| {
+        format!(
+            r#"{{"ip-address": "10.0.0.1", "mac-address": "52:54:00:00:00:01", "hostname": "h"{extra}, "expiry-time": 5}}"#
+        )
+    };
+    // a lease with raw (possibly non-UTF-8) bytes among its members
+    let raw_lease = |extra: &[u8]| {
+        let text = lease("@@");
+        let (head, tail) = text.split_once("@@").expect("marker");
+        [b"[", head.as_bytes(), extra, tail.as_bytes(), b"]"].concat()
+    };
+    let nested = |depth: usize| format!(r#", "deep": {}1{}"#, "[".repeat(depth), "]".repeat(depth));
+    let mut docs: Vec<Vec<u8>> = vec![
+        // accepted by yajl
+        format!("\x0b\x0c[{}]\r\n", lease("")).into_bytes(),
+        format!("[{}]\0trailing garbage after a NUL", lease("")).into_bytes(),
+        format!("[{}]", lease(r#", "z": "a\u0000b""#)).into_bytes(),
+        format!(
+            "[{}]",
+            lease(r#", "lone": "\udc00 \ud800x \ud800\u0041 \u00e9 \/""#)
+        )
+        .into_bytes(),
+        raw_lease(b", \"raw\": \"\xc0\x80 \xed\xa0\x80 \x7f caf\xc3\xa9\""),
+        format!("[{}]", lease(r#", "n": [-0.0e+5, 1E400, 0, -1, 2.50]"#)).into_bytes(),
+        format!(
+            "[{}]",
+            lease(r#", "o": {}, "a": [], "t": true, "f": false, "nul": null"#)
+        )
+        .into_bytes(),
+        format!("[{}]", lease(&nested(100))).into_bytes(),
+        // parsed by both, but too deep for yajl's generator: del fails in both
+        format!("[{}]", lease(&nested(130))).into_bytes(),
+        // rejected by yajl
+        format!("[{},]", lease("")).into_bytes(),
+        format!("[{}", lease("")).into_bytes(),
+        format!("[{}]]", lease("")).into_bytes(),
+        format!("[{}] x", lease("")).into_bytes(),
+        format!("[{}] []", lease("")).into_bytes(),
+        format!("\u{feff}[{}]", lease("")).into_bytes(),
+        format!("/* c */ [{}]", lease("")).into_bytes(),
+        format!("[{}] // c", lease("")).into_bytes(),
+        format!("[{}]", lease(r#", "n": 01"#)).into_bytes(),
+        format!("[{}]", lease(r#", "n": 1."#)).into_bytes(),
+        format!("[{}]", lease(r#", "n": .5"#)).into_bytes(),
+        format!("[{}]", lease(r#", "n": +1"#)).into_bytes(),
+        format!("[{}]", lease(r#", "n": True"#)).into_bytes(),
+        format!("[{}]", lease(r#", "n": 'x'"#)).into_bytes(),
+        format!("[{}]", lease(", \"tab\": \"a\tb\"")).into_bytes(),
+        format!("[{}]", lease(r#", "esc": "\x""#)).into_bytes(),
+        format!("[{}]", lease(r#", "esc": "\u12G4""#)).into_bytes(),
+        raw_lease(b", \"bad\": \"\xff\""),
+        raw_lease(b", \"cut\": \"\xe2\x82\""),
+        format!("[{}]", lease(r#", "o": {"k": 1, "k": 2}"#)).into_bytes(),
+        format!("[{}]", lease(r#", "hostname": "again""#)).into_bytes(),
+        format!("[{}]", lease(r#", unquoted: 1"#)).into_bytes(),
+        format!("\0[{}]", lease("")).into_bytes(),
+        b" \n".to_vec(),
+    ];
+    docs.push(format!("[{}]", lease(r#", "k\u0000x": 1, "k": 2"#)).into_bytes());
+    let names: Vec<String> = (0..docs.len()).map(|i| format!("doc{i:02}")).collect();
+    let (c_box, our_box) = (Sandbox::new(), Sandbox::new());
+    for (name, doc) in names.iter().zip(&docs) {
+        c_box.leases.write(&format!("{name}.status"), doc);
+        our_box.leases.write(&format!("{name}.status"), doc);
+    }
+    let c = init_and_rewrite_all(&c_box, &c_helper, &names);
+    let ours = init_and_rewrite_all(&our_box, &our_helper, &names);
+    let (mut accepted, mut rejected) = (0, 0);
+    for (i, name) in names.iter().enumerate() {
+        let doc = String::from_utf8_lossy(&docs[i]);
+        let (c_result, our_result) = (&c[name], &ours[name]);
+        assert_eq!(c_result, our_result, "{name}: {doc:?}");
+        let kept_aside = our_box.leases.path().join(format!("{name}.status.corrupt"));
+        if c_result.1.is_empty() {
+            rejected += 1;
+            assert_eq!(
+                std::fs::read(&kept_aside).ok().as_deref(),
+                Some(docs[i].as_slice()),
+                "{name}: {doc:?} not kept aside"
+            );
+        } else {
+            accepted += 1;
+            assert!(!kept_aside.exists(), "{name}: {doc:?} wrongly kept aside");
+        }
+    }
+    eprintln!("json parity: {accepted} documents accepted, {rejected} rejected, same as yajl");
+}
+
+#[test]
+fn read_only_lease_dir_fails_cleanly() {
+    let Some((c_helper, our_helper)) = helpers("read_only_lease_dir_fails_cleanly") else {
+        return;
+    };
+    let script = r#"
+        set -u
+        mount -o remount,bind,ro /var/lib/libvirt/dnsmasq || exit 97
+        for action in add del init; do
+            rc=0
+            env -i VIR_BRIDGE_NAME=virbr0 DNSMASQ_LEASE_EXPIRES=7 "$1" "$action" 52:54:00:00:00:02 10.1.1.1 || rc=$?
+            echo "$action rc=$rc"
+        done
+    "#;
+    let original: &[u8] = b"[\n  {\n    \"ip-address\": \"10.0.0.1\",\n    \"mac-address\": \"a\",\n    \"expiry-time\": 5\n  }\n]\n";
+    let mut outputs = Vec::new();
+    for helper in [&c_helper, &our_helper] {
+        let sandbox = Sandbox::new();
+        sandbox.leases.write("virbr0.status", original);
+        let output = std::process::Command::new(leasehelper::ns_script())
+            .arg(sandbox.leases.path())
+            .arg(sandbox.run.path())
+            .args(["--", "bash", "-c", script, "ro"])
+            .arg(helper)
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        // touch (open O_WRONLY|O_CREAT) fails with EROFS before anything else
+        assert_eq!(
+            stdout,
+            "add rc=1\ndel rc=1\ninit rc=1\n",
+            "{}: {stderr}",
+            helper.display()
+        );
+        assert!(
+            stderr.contains("Read-only file system"),
+            "{}: {stderr}",
+            helper.display()
+        );
+        assert_eq!(sandbox.read("virbr0.status"), original);
+        outputs.push(stdout);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+}

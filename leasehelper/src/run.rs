@@ -10,7 +10,7 @@ use crate::config;
 use crate::corrupt;
 use crate::error::HelperError;
 use crate::init_output::render_init_output;
-use crate::json::{self, ParseError, Value};
+use crate::json::{self, Value};
 use crate::leases;
 use crate::lock::PidLock;
 use crate::status_file::{self, ReadError};
@@ -75,8 +75,8 @@ pub fn process_event(
     atomic_write::replace_file(status_path, &bytes)
 }
 
-/// The existing document, `None` for an empty file. An unparsable file is
-/// moved aside (H6), reported on `stderr`, and treated as empty; the status
+/// The existing document, `None` for an empty file. An unparsable file (or
+/// one nested deeper than we parse) is moved aside (H6), reported on `stderr`, and treated as empty; the status
 /// file is then re-created empty, as the touch had left it.
 fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, HelperError> {
     let contents = match status_file::read_limited(path, config::MAX_STATUS_FILE_BYTES) {
@@ -94,18 +94,15 @@ fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, H
     }
     match json::parse(&contents) {
         Ok(value) => Ok(Some(value)),
-        Err(ParseError::TooDeep) => Err(HelperError::new(format!(
-            "internal error: '{}' is nested too deeply ({})",
-            path.display(),
-            ParseError::TooDeep
-        ))),
-        Err(err @ ParseError::Invalid { .. }) => {
+        // Too deep for us is handled like unparsable: C would accept it,
+        // but the leases are kept aside and dnsmasq can still start.
+        Err(err) => {
             let kept = corrupt::move_aside(path).map_err(|e| {
                 HelperError::io("cannot move aside unparsable lease file", path, &e)
             })?;
             let _ = writeln!(
                 stderr,
-                "libvirt_leaseshelper: warning: '{}' is not valid JSON ({err}); kept it as '{}' and continuing without its leases",
+                "libvirt_leaseshelper: warning: '{}' cannot be parsed ({err}); kept it as '{}' and continuing without its leases",
                 path.display(),
                 kept.display()
             );
