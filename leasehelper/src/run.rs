@@ -306,6 +306,18 @@ mod tests {
     }
 
     #[test]
+    fn too_deep_file_is_kept_aside_too() {
+        let run = Run::new("deep");
+        let deep = "[".repeat(5000) + &"]".repeat(5000);
+        fs::write(run.status(), &deep).unwrap();
+        let (r, out, err) = run.go(&init());
+        assert_eq!((r, out.as_str()), (Ok(()), ""));
+        assert!(err.contains("nested deeper"), "{err}");
+        let aside = run.dir.path().join("virbr0.status.corrupt");
+        assert_eq!(fs::read_to_string(aside).unwrap(), deep);
+    }
+
+    #[test]
     fn oversized_file_is_refused_and_kept() {
         let run = Run::new("big");
         let file = fs::File::create(run.status()).unwrap();
