@@ -185,16 +185,9 @@ impl NsEnv {
         let results = scratch.path().join("results");
         fs::create_dir(&results).expect("mkdir results");
 
-        let mut command = Command::new(scripts_dir().join("nsenv.sh"));
-        match &self.leases {
-            Some(dir) => command.arg("--leases").arg(dir),
-            None => command.arg("--no-lease-dir"),
-        };
-        if let Modules::Dir(dir) = &self.modules {
-            command.arg("--modules").arg(dir);
-        }
+        let mut command = self.nsenv_command();
         command
-            .args(["--hosts", &self.hosts, "--net", "dual", "--"])
+            .arg("--")
             .arg(scripts_dir().join("getent-batch.sh"))
             .arg(&queries_file)
             .arg(&results)
@@ -239,6 +232,60 @@ impl NsEnv {
                 }
             })
             .collect()
+    }
+}
+
+/// What a command run by [`NsEnv::run_command`] left behind.
+#[derive(Debug)]
+pub struct CommandOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl NsEnv {
+    /// Runs `program args` (with `env` added) inside this namespace, killed
+    /// after `limit`.
+    pub fn run_command(
+        &self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> CommandOutput {
+        let scratch = TempDir::new("nsenv-command");
+        let (stdout, stderr) = (scratch.path().join("stdout"), scratch.path().join("stderr"));
+        let mut command = self.nsenv_command();
+        command
+            .arg("--")
+            .arg(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&stdout).expect("create stdout"))
+            .stderr(fs::File::create(&stderr).expect("create stderr"));
+        let status = run_with_deadline(command, limit);
+        let read =
+            |file: &Path| String::from_utf8_lossy(&fs::read(file).unwrap_or_default()).into_owned();
+        CommandOutput {
+            status,
+            stdout: read(&stdout),
+            stderr: read(&stderr),
+        }
+    }
+
+    /// `nsenv.sh` with this configuration's options, up to (not including) `--`.
+    fn nsenv_command(&self) -> Command {
+        let mut command = Command::new(scripts_dir().join("nsenv.sh"));
+        match &self.leases {
+            Some(dir) => command.arg("--leases").arg(dir),
+            None => command.arg("--no-lease-dir"),
+        };
+        if let Modules::Dir(dir) = &self.modules {
+            command.arg("--modules").arg(dir);
+        }
+        command.args(["--hosts", &self.hosts, "--net", "dual"]);
+        command
     }
 }
 
