@@ -4,6 +4,7 @@
 #   make bench     ours vs Debian's C modules; writes bench/results/<date>-<arch>.md (root)
 #   make demo      sample VMs through getent and libvirt-nss in a private namespace (no host change)
 #   make deb       Debian packages in target/debian/ (cargo-deb), checked by scripts/check-debs.sh
+#   make fuzz      every fuzz target for FUZZ_SECONDS (default 60) each; crashes land in fuzz/artifacts/
 #   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR, BINDIR
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -15,7 +16,7 @@ BINDIR ?= $(PREFIX)/bin
 MODULES_DIR := target/modules
 RELEASE := target/release
 
-.PHONY: all build test bench demo deb install uninstall clean
+.PHONY: all build test bench demo deb fuzz install uninstall clean
 
 all: build
 
@@ -42,6 +43,12 @@ demo: build
 
 deb: build
 	scripts/check-debs.sh --no-build
+
+# Stable-toolchain fuzzing (fuzz/src/main.rs); `make test` runs a short smoke of it.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(CARGO) build --release -p libvirt-nss-fuzz
+	for t in $$($(RELEASE)/fuzz --list); do $(RELEASE)/fuzz $$t --seconds $(FUZZ_SECONDS) || exit 1; done
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR)
