@@ -149,7 +149,7 @@ inside() {
             for m in ours c; do
                 if [ "$m" = ours ]; then so=$OURS_DIR/libnss_$svc.so.2; else so=$(c_module "$svc"); fi
                 [ -n "$so" ] || continue
-                for l in 0 1 2; do
+                for l in 0 1 21; do
                     ir=$(instructions "$so" "$svc" "$(hit_name "$svc" "$k" v4)" "$l")
                     [ -z "$ir" ] || printf 'R\tsec=ir\tk=%s\tnets=1\tfam=v4\tsvc=%s\tmod=%s\tlookups=%s\tv=%s\n' \
                         "$k" "$svc" "$m" "$l" "$ir"

@@ -165,12 +165,16 @@ fn calibrate(batch: Duration, mut one: impl FnMut()) -> u64 {
     ((batch.as_nanos() as f64 / per_call) as u64).clamp(1, 10_000_000)
 }
 
-fn time_batch(n: u64, mut one: impl FnMut()) -> f64 {
+/// (thread CPU ns, wall ns) per call over `n` calls.
+fn time_batch(n: u64, mut one: impl FnMut()) -> (f64, f64) {
+    let cpu = nss::thread_cpu_ns();
     let start = Instant::now();
     for _ in 0..n {
         one();
     }
-    start.elapsed().as_nanos() as f64 / n as f64
+    let wall = start.elapsed().as_nanos() as f64;
+    let cpu = nss::thread_cpu_ns() - cpu;
+    (cpu as f64 / n as f64, wall / n as f64)
 }
 
 /// The files our revalidation `stat`s for `svc`, in the lease dir.
@@ -249,16 +253,27 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
                 };
                 for i in order {
                     if i == mods.len() {
-                        let ns = time_batch(floor_n, stat_all);
-                        record(o, &[("sec", "floor"), svc_field, ("mod", "floor")], ns);
+                        let (cpu, wall) = time_batch(floor_n, stat_all);
+                        let wall = format!("{wall:.1}");
+                        record(
+                            o,
+                            &[
+                                ("sec", "floor"),
+                                svc_field,
+                                ("mod", "floor"),
+                                ("wall", &wall),
+                            ],
+                            cpu,
+                        );
                         continue;
                     }
                     let (label, module) = &mut mods[i];
                     let n = per_batch[i];
-                    let ns = time_batch(n, || {
+                    let (ns, wall) = time_batch(n, || {
                         module.call(func, name);
                     });
                     let n = n.to_string();
+                    let wall = format!("{wall:.1}");
                     record(
                         o,
                         &[
@@ -268,6 +283,7 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
                             ("q", q),
                             ("mod", label),
                             ("n", &n),
+                            ("wall", &wall),
                         ],
                         ns,
                     );
@@ -302,9 +318,10 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
             for i in order {
                 let (label, module) = &mut mods[i];
                 rewrite()?;
-                let start = Instant::now();
-                module.call(Func::Gbn4, &hit);
-                let ns = start.elapsed().as_nanos() as f64;
+                let (ns, wall) = time_batch(1, || {
+                    module.call(Func::Gbn4, &hit);
+                });
+                let wall = format!("{wall:.1}");
                 record(
                     o,
                     &[
@@ -313,6 +330,7 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
                         ("fn", "gbn4"),
                         ("q", "hit"),
                         ("mod", label),
+                        ("wall", &wall),
                     ],
                     ns,
                 );
@@ -323,34 +341,40 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
 }
 
 /// One cold sample in this fresh process: dlopen, first lookup, a few warm
-/// ones; prints `dlopen_ns first_ns rss_growth peak_growth status`.
+/// ones. Prints `dlopen_cpu first_cpu rss_growth peak_growth status
+/// dlopen_wall first_wall first_faults` (ns, bytes, minor page faults).
 /// `--lookups N` (default 4) sets how many lookups in all; 0 only loads the
 /// module (for instruction counts: the difference between runs with N and
-/// N - 1 lookups is the cost of the Nth).
+/// 1 lookups is the cost of N - 1 warm ones).
 fn cmd_once(o: &Opts) -> Result<(), String> {
     let name = CString::new(o.req("name")?).map_err(|e| e.to_string())?;
     let lookups: usize = o.num("lookups", 4)?;
-    let start = Instant::now();
-    let mut module = Module::load(o.req("so")?, o.req("svc")?)?;
-    let dlopen_ns = start.elapsed().as_nanos();
+    let (so, svc) = (o.req("so")?, o.req("svc")?);
+    let mut module = None;
+    let (dlopen_cpu, dlopen_wall) = time_batch(1, || module = Some(Module::load(so, svc)));
+    let mut module = module.expect("ran once")?;
     let rss_loaded = nss::rss_bytes();
-    let mut first_ns = 0;
+    let mut first = (0.0, 0.0);
+    let mut faults = 0;
     let mut st = NSS_STATUS_SUCCESS;
     for i in 0..lookups {
-        let start = Instant::now();
-        let status = module.call(Func::Gbn4, &name);
         if i == 0 {
-            first_ns = start.elapsed().as_nanos();
-            st = status;
+            let before = nss::minor_faults();
+            first = time_batch(1, || st = module.call(Func::Gbn4, &name));
+            faults = nss::minor_faults() - before;
+        } else {
+            module.call(Func::Gbn4, &name);
         }
     }
     let rss_warm = nss::rss_bytes();
     let peak = nss::peak_rss_bytes().max(rss_loaded);
     println!(
-        "{dlopen_ns} {first_ns} {} {} {}",
+        "{dlopen_cpu:.0} {:.0} {} {} {} {dlopen_wall:.0} {:.0} {faults}",
+        first.0,
         rss_warm as i64 - rss_loaded as i64,
         peak - rss_loaded,
-        status_label(st)
+        status_label(st),
+        first.1,
     );
     Ok(())
 }
@@ -380,7 +404,7 @@ fn cmd_cold(o: &Opts) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let text = String::from_utf8_lossy(&out.stdout);
             let f: Vec<&str> = text.split_whitespace().collect();
-            if !out.status.success() || f.len() != 5 {
+            if !out.status.success() || f.len() != 8 {
                 return Err(format!("once {label}: {:?} {text}", out.status));
             }
             if f[4] != "SUCCESS" {
@@ -400,12 +424,22 @@ fn cmd_cold(o: &Opts) -> Result<(), String> {
                 );
             }
             let num = |i: usize| f[i].parse::<f64>().unwrap_or(f64::NAN);
-            let fields = |sec| [("sec", sec), ("svc", svc), ("mod", label)];
-            record(o, &fields("dlopen"), num(0));
-            record(o, &fields("first"), num(1));
-            record(o, &fields("cold"), num(0) + num(1));
-            record(o, &fields("rss"), num(2));
-            record(o, &fields("peak"), num(3));
+            let wall = |i: usize| format!("{:.0}", num(i));
+            let (dlopen_wall, first_wall) = (wall(5), wall(6));
+            let cold_wall = format!("{:.0}", num(5) + num(6));
+            let rec = |sec, wall: &str, v| {
+                record(
+                    o,
+                    &[("sec", sec), ("svc", svc), ("mod", label), ("wall", wall)],
+                    v,
+                )
+            };
+            rec("dlopen", &dlopen_wall, num(0));
+            rec("first", &first_wall, num(1));
+            rec("cold", &cold_wall, num(0) + num(1));
+            rec("rss", "", num(2));
+            rec("peak", "", num(3));
+            rec("faults", "", num(7));
         }
     }
     Ok(())
@@ -417,7 +451,9 @@ fn cmd_spawn(o: &Opts) -> Result<(), String> {
     let runs: usize = o.num("runs", 20)?;
     let expect: Option<i32> = o.get("expect").and_then(|e| e.parse().ok());
     let (prog, args) = o.command.split_first().ok_or("no command after --")?;
-    let run = || -> Result<(f64, i32), String> {
+    // (wall ns, child CPU ns, exit code)
+    let run = || -> Result<(f64, f64, i32), String> {
+        let cpu = nss::children_cpu_ns();
         let start = Instant::now();
         let status = Command::new(prog)
             .args(args)
@@ -425,22 +461,30 @@ fn cmd_spawn(o: &Opts) -> Result<(), String> {
             .stdout(Stdio::null())
             .status()
             .map_err(|e| format!("{prog}: {e}"))?;
-        Ok((
-            start.elapsed().as_nanos() as f64,
-            status.code().unwrap_or(-1),
-        ))
+        let wall = start.elapsed().as_nanos() as f64;
+        let cpu = (nss::children_cpu_ns() - cpu) as f64;
+        Ok((wall, cpu, status.code().unwrap_or(-1)))
     };
     for _ in 0..3 {
         run()?;
     }
     for _ in 0..runs {
-        let (ns, code) = run()?;
+        let (ns, cpu, code) = run()?;
         if expect.is_some_and(|e| e != code) {
             eprintln!(
                 "nss-bench spawn: warning: {prog} {args:?} exited {code}, expected {expect:?}"
             );
         }
-        record(o, &[("sec", "getent"), ("exit", &code.to_string())], ns);
+        let cpu = format!("{cpu:.0}");
+        record(
+            o,
+            &[
+                ("sec", "getent"),
+                ("exit", &code.to_string()),
+                ("cpu", &cpu),
+            ],
+            ns,
+        );
     }
     Ok(())
 }
