@@ -252,18 +252,22 @@ for k in $GKS; do
         hit=$(hit_name "$svc" "$k" v4)
         say "getent K=$k $svc"
         for r in $(seq "$ROUNDS"); do
-            mods="ours c"
-            [ $((r % 2)) = 1 ] || mods="c ours"
+            # base: `hosts: files` alone, the process cost without any module
+            mods="ours c base"
+            [ $((r % 2)) = 1 ] || mods="base c ours"
             for m in $mods; do
                 args=(--leases "$d" --hosts "files $svc")
                 if [ "$m" = ours ]; then
                     args+=(--modules "$OURS_DIR")
+                elif [ "$m" = base ]; then
+                    args=(--leases "$d" --hosts files)
                 elif [ -z "$(c_module "$svc")" ]; then
                     continue
                 fi
                 for q in hit miss; do
                     name=$hit; expect=0
                     [ "$q" = hit ] || { name=no-such-host; expect=2; }
+                    [ "$m" != base ] || expect=2
                     "$NSENV" "${args[@]}" -- "$BIN" spawn --tag "k=$k,svc=$svc,q=$q,mod=$m" \
                         --runs "$RUNS" --expect "$expect" -- getent hosts "$name" >> "$REC"
                 done

@@ -425,8 +425,10 @@ fn getent_table(w: &mut String, r: &Records) {
          v4; median of all runs, rounds alternating ours and C. `getent hosts` makes two module \
          lookups (AF_INET6, then AF_INET). Wall = fork to reaped; CPU = the child's user + system \
          time (`getrusage(RUSAGE_CHILDREN)`), which other jobs on the machine disturb less.\n\n\
-         | service | K | query | wall ours | wall C | C/ours | CPU ours | CPU C | C/ours | runs (each) |\n\
-         |---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+         `files only` = the same `getent` with `hosts: files` (no module: the process's own \
+         cost); `modules' share` = (C - files only) / (ours - files only), on CPU time.\n\n\
+         | service | K | query | wall ours | wall C | C/ours | CPU ours | CPU C | C/ours | CPU files only | modules' share C/ours | runs (each) |\n\
+         |---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for svc in SERVICES {
         for k in r.values("getent", "k") {
@@ -439,9 +441,14 @@ fn getent_table(w: &mut String, r: &Records) {
                 }
                 let cpu_ours = r.med_extra(&[&base[..], &[("mod", "ours")]].concat(), "cpu");
                 let cpu_c = r.med_extra(&[&base[..], &[("mod", "c")]].concat(), "cpu");
+                let cpu_base = r.med_extra(&[&base[..], &[("mod", "base")]].concat(), "cpu");
+                let share = match (cpu_ours, cpu_c, cpu_base) {
+                    (Some(o), Some(c), Some(b)) => ratio(Some(c - b), Some(o - b)),
+                    _ => None,
+                };
                 let _ = writeln!(
                     w,
-                    "| {svc} | {} | {q} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {svc} | {} | {q} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     thousands(k.parse().unwrap_or(f64::NAN)),
                     ms(ours),
                     ms(c),
@@ -449,6 +456,8 @@ fn getent_table(w: &mut String, r: &Records) {
                     ms(cpu_ours),
                     ms(cpu_c),
                     fmt_ratio(ratio(cpu_c, cpu_ours)),
+                    ms(cpu_base),
+                    fmt_ratio(share),
                     r.count(&[&base[..], &[("mod", "ours")]].concat()),
                 );
             }
