@@ -26,6 +26,7 @@ mod stats;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -307,6 +308,9 @@ fn cmd_warm(o: &Opts) -> Result<(), String> {
         let original = fs::read(&target).map_err(|e| format!("{}: {e}", target.display()))?;
         let rewrite = || -> Result<(), String> {
             fs::write(&tmp, &original).map_err(|e| e.to_string())?;
+            // Whatever the umask: the modules ignore group-writable files.
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644))
+                .map_err(|e| e.to_string())?;
             fs::rename(&tmp, &target).map_err(|e| e.to_string())
         };
         for s in 0..changed {
