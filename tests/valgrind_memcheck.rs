@@ -1,0 +1,200 @@
+//! valgrind memcheck over the in-process FFI tests (`ffi_dlopen.rs`) and a
+//! short form of the stress test (`stress_concurrency.rs`): each inner test
+//! runs under `valgrind --error-exitcode=99 --leak-check=full
+//! --errors-for-leak-kinds=definite` inside `scripts/nsenv.sh`, and must end
+//! with 0 errors and 0 bytes definitely lost. No suppression file is used.
+//!
+//! The inner tests live in the other test binaries; cargo builds every test
+//! binary before running any, so they are found next to this one.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime};
+
+use integration_tests::leasehelper;
+use integration_tests::modules;
+use integration_tests::prerequisites;
+use integration_tests::temp_dir::TempDir;
+
+const VALGRIND_ARGS: &[&str] = &[
+    "--error-exitcode=99",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite",
+    "--show-leak-kinds=definite",
+    "--track-origins=yes",
+    "--num-callers=30",
+    // A forked child (the fork test) inherits memory only reachable from
+    // threads that do not exist in it; its report would be noise.
+    "--child-silent-after-fork=yes",
+];
+
+/// The newest test binary `target/<profile>/deps/<name>-<hash>`.
+fn sibling_test_binary(name: &str) -> PathBuf {
+    let me = std::env::current_exe().expect("test binary path");
+    let deps = me.parent().expect("deps dir");
+    let prefix = format!("{name}-");
+    let mut candidates: Vec<(SystemTime, PathBuf)> = fs::read_dir(deps)
+        .expect("list deps")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            file.starts_with(&prefix)
+                && !file.contains('.')
+                && file[prefix.len()..].chars().all(|c| c.is_ascii_hexdigit())
+        })
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    candidates.sort();
+    candidates
+        .pop()
+        .unwrap_or_else(|| panic!("test binary {name}-<hash> not found in {}", deps.display()))
+        .1
+}
+
+enum Leases<'a> {
+    Dir(&'a Path),
+    None,
+}
+
+/// Runs `inner` of `binary` under valgrind in a namespace and prints the
+/// valgrind summary lines on stderr. Fails on any error or definite leak.
+fn memcheck(binary: &str, inner: &str, leases: Leases, envs: &[(&str, String)], private_run: bool) {
+    let mut missing = prerequisites::getent_harness();
+    if prerequisites::find_on_path("valgrind").is_none() {
+        missing.push(
+            "command `valgrind` not on PATH (scripts/install-test-deps.sh installs it)".to_owned(),
+        );
+    }
+    if !prerequisites::satisfied(inner, &missing) {
+        return;
+    }
+    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
+    let mut command = Command::new("bash");
+    command.arg(nsenv);
+    match leases {
+        Leases::Dir(dir) => command.arg("--leases").arg(dir),
+        Leases::None => command.arg("--no-lease-dir"),
+    };
+    if private_run {
+        command.arg("--private-run");
+    }
+    command
+        .arg("--modules")
+        .arg(modules::ours())
+        .arg("--")
+        .arg("valgrind")
+        .args(VALGRIND_ARGS)
+        .arg(sibling_test_binary(binary))
+        .args([
+            "--exact",
+            inner,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let started = Instant::now();
+    let output = command.output().expect("run nsenv.sh + valgrind");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            l.contains("ERROR SUMMARY")
+                || l.contains("definitely lost")
+                || l.contains("All heap blocks were freed")
+        })
+        .collect();
+    eprintln!(
+        "valgrind: {binary}::{inner} ({:.0} s): {}",
+        started.elapsed().as_secs_f64(),
+        summary.join(" | ")
+    );
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{inner} under valgrind failed ({}; 99 = valgrind found errors):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        summary
+            .iter()
+            .any(|l| l.contains("ERROR SUMMARY: 0 errors")),
+        "no clean valgrind summary:\n{stderr}"
+    );
+    assert!(
+        !summary
+            .iter()
+            .any(|l| l.contains("definitely lost") && !l.contains("definitely lost: 0 bytes")),
+        "definite leaks:\n{stderr}"
+    );
+}
+
+fn ffi(inner: &str) {
+    let dir = TempDir::from_fixture("libvirt-upstream-nssdata");
+    memcheck(
+        "ffi_dlopen",
+        inner,
+        Leases::Dir(dir.path()),
+        &[("NSS_FFI_INSIDE_NAMESPACE", "1".to_owned())],
+        false,
+    );
+}
+
+#[test]
+fn ffi_entry_points_are_memcheck_clean() {
+    ffi("inner_entry_points_answer_like_glibc_expects");
+}
+
+#[test]
+fn ffi_short_buffers_are_memcheck_clean() {
+    ffi("inner_short_buffers_ask_for_more_and_never_write_past_buflen");
+}
+
+#[test]
+fn ffi_unaligned_buffers_are_memcheck_clean() {
+    ffi("inner_unaligned_buffers_and_caller_supplied_tuples");
+}
+
+#[test]
+fn ffi_missing_lease_dir_is_memcheck_clean() {
+    memcheck(
+        "ffi_dlopen",
+        "inner_missing_lease_dir_is_unavailable",
+        Leases::None,
+        &[("NSS_FFI_INSIDE_NAMESPACE", "1".to_owned())],
+        false,
+    );
+}
+
+fn stress(inner: &str) {
+    let dir = TempDir::new("valgrind-stress");
+    memcheck(
+        "stress_concurrency",
+        inner,
+        Leases::Dir(dir.path()),
+        &[
+            ("NSS_STRESS_INSIDE_NAMESPACE", "1".to_owned()),
+            ("NSS_STRESS_ITERATIONS", "150".to_owned()),
+            (
+                "NSS_STRESS_HELPER",
+                leasehelper::ours().to_string_lossy().into_owned(),
+            ),
+        ],
+        true,
+    );
+}
+
+#[test]
+fn stress_short_is_memcheck_clean() {
+    stress("inner_lookups_stay_consistent_while_the_helper_rewrites_leases");
+}
+
+#[test]
+fn fork_during_lookups_is_memcheck_clean() {
+    stress("inner_fork_during_lookups_leaves_a_working_child");
+}
