@@ -18,6 +18,9 @@ const PRECIOUS: &str = "[\n  {\n    \"ip-address\": \"192.168.122.10\",\n    \"m
 \"hostname\": \"precious-a\",\n    \"expiry-time\": 4102444800\n  },\n  {\n    \"ip-address\": \"192.168.122.11\",\n    \
 \"mac-address\": \"52:54:00:00:00:0b\",\n    \"hostname\": \"precious-b\",\n    \"expiry-time\": 0\n  }\n]\n";
 
+/// Every file in a lease dir: name → (mode, bytes).
+type Snapshot = BTreeMap<String, (u32, Vec<u8>)>;
+
 struct Run {
     code: Option<i32>,
     stdout: String,
@@ -27,15 +30,7 @@ struct Run {
 /// Runs our helper for `event` after `setup` (shell, inside the namespace,
 /// where `$LEASES` is the lease dir) in a fresh sandbox holding `files` (a
 /// name ending in `/` is a directory).
-fn run(
-    files: &[(&str, &[u8])],
-    setup: &str,
-    event: &Event,
-) -> (
-    Run,
-    BTreeMap<String, (u32, Vec<u8>)>,
-    BTreeMap<String, (u32, Vec<u8>)>,
-) {
+fn run(files: &[(&str, &[u8])], setup: &str, event: &Event) -> (Run, Snapshot, Snapshot) {
     let sandbox = Sandbox::new();
     for (name, bytes) in files {
         match name.strip_suffix('/') {
