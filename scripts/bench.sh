@@ -70,9 +70,9 @@ leasedir() { echo "$WORK/leases/l$1-n$2-$3"; }
 # Iterations per K: "warm-batches warm-batch-ms changed-samples cold-samples"
 # (C lookups at K=100,000 take 50-200 ms each).
 iters() {
-    if [ "$1" -le 1000 ]; then echo "9 15 21 21"
-    elif [ "$1" -le 10000 ]; then echo "9 15 11 11"
-    else echo "5 15 5 5"
+    if [ "$1" -le 1000 ]; then echo "11 15 21 25"
+    elif [ "$1" -le 10000 ]; then echo "11 15 15 15"
+    else echo "5 15 7 7"
     fi
 }
 
@@ -244,7 +244,7 @@ _BENCH_INSIDE=1 _BENCH_STAGE=$STAGE _BENCH_KS=$KS _BENCH_IKS=$IKS \
 
 # Whole process: getent through glibc, in nsenv.sh's private namespace.
 # Rounds alternate which module goes first.
-ROUNDS=6
+ROUNDS=8
 RUNS=20
 for k in $GKS; do
     d=$(leasedir "$k" 1 v4)
