@@ -1085,3 +1085,208 @@ fn json_parity_on_mutated_documents() {
         docs.len()
     );
 }
+
+/// `'...'` shell quoting.
+fn shell_quote(bytes: &str) -> String {
+    format!("'{}'", bytes.replace('\'', r"'\''"))
+}
+
+/// Runs `events` in order through `helper` in one namespace; returns, per
+/// event, (exit code, stdout, stderr, virbr0.status afterwards).
+fn run_sequence(
+    sandbox: &Sandbox,
+    helper: &std::path::Path,
+    events: &[Event],
+) -> Vec<(String, String, String, Vec<u8>)> {
+    let out_dir = integration_tests::temp_dir::TempDir::new("lh-seq-out");
+    let mut script = String::from("cd /var/lib/libvirt/dnsmasq\nh=\"$1\"; o=\"$2\"\n");
+    for (i, event) in events.iter().enumerate() {
+        let mut line = String::from("env -i");
+        for (key, value) in &event.env {
+            line.push(' ');
+            line.push_str(&shell_quote(&format!("{key}={}", value.to_string_lossy())));
+        }
+        line.push_str(" \"$h\"");
+        for arg in &event.args {
+            line.push(' ');
+            line.push_str(&shell_quote(&arg.to_string_lossy()));
+        }
+        script.push_str(&format!(
+            "{line} > \"$o/{i}.out\" 2> \"$o/{i}.err\"; echo $? > \"$o/{i}.rc\"; cat virbr0.status > \"$o/{i}.status\" 2>/dev/null\n"
+        ));
+    }
+    let status = std::process::Command::new(leasehelper::ns_script())
+        .arg(sandbox.leases.path())
+        .arg(sandbox.run.path())
+        .args(["--", "bash", "-c", &script, "sequence"])
+        .arg(helper)
+        .arg(out_dir.path())
+        .status()
+        .expect("run sequence");
+    assert!(status.success(), "sequence script failed: {status:?}");
+    let read = |name: String| std::fs::read(out_dir.path().join(name)).unwrap_or_default();
+    let text = |name: String| {
+        String::from_utf8_lossy(&read(name)).replace(&*helper.to_string_lossy(), "HELPER")
+    };
+    (0..events.len())
+        .map(|i| {
+            (
+                text(format!("{i}.rc")),
+                text(format!("{i}.out")),
+                text(format!("{i}.err")),
+                read(format!("{i}.status")),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn random_event_sequences_match() {
+    // Random argv/env combinations (actions, argument counts, hostname
+    // fallbacks, expiry strings, client ids, IPv4/IPv6 events) applied in
+    // sequence to one network: every event must have the same exit code,
+    // stdout and resulting file in both helpers. Events that would hit an
+    // intended difference are not generated: IPv6 events always carry a
+    // server DUID (H7) and a MAC or a DUID without one (H8).
+    let Some((c_helper, our_helper)) = helpers("random_event_sequences_match") else {
+        return;
+    };
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(11, |d| d.as_nanos() as u64)
+        | 1;
+    let mut state = seed;
+    let mut pick = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let macs = [
+        "52:54:00:00:00:01",
+        "52:54:00:00:00:02",
+        "52:54:00:AA:00:03",
+        "52:54:00:00:00:04",
+    ];
+    // IPv6 addresses only in IPv6 events: an IPv6 lease without a server
+    // DUID is exactly where C writes `"server-duid": null` (H7)
+    let ips4 = [
+        "192.168.122.10",
+        "192.168.122.11",
+        "192.168.122.12",
+        "192.168.122.010",
+    ];
+    let ips6 = ["2001:db8::1", "2001:DB8::1", "fd00::2"];
+    let hosts = ["vm-a", "VM-B", "", "we'ird \"q\" \\ caf\u{e9} /"];
+    let expiries = [
+        "0",
+        "4102444800",
+        " 17 ",
+        "-5",
+        "+3",
+        "0x10",
+        "",
+        "99999999999999999999",
+        "\t1700000000\n",
+        "4102444801",
+        "1000000000",
+        "4102444802",
+    ];
+    let duids = [
+        "00:04:b1:6e:a4:36:f1:4c:77:97:96:c5:17:3e:d1:0a:9e:01",
+        "00:02:00:00:ab:11:01:02",
+    ];
+    let mut events = Vec::new();
+    for _ in 0..250 {
+        let action = [
+            "add",
+            "add",
+            "add",
+            "old",
+            "old",
+            "del",
+            "del",
+            "init",
+            "tftp",
+            "--version",
+        ][pick(10)];
+        let ipv6 = pick(3) == 0;
+        let argc = [1, 3, 3, 3, 3, 4, 4, 4, 0, 2][pick(10)];
+        let mut args = vec![action.to_owned()];
+        let first = if ipv6 { duids[pick(2)] } else { macs[pick(4)] };
+        let ip = if ipv6 {
+            ips6[pick(ips6.len())]
+        } else {
+            ips4[pick(ips4.len())]
+        };
+        let candidates = [first, ip, hosts[pick(hosts.len())], "extra"];
+        args.extend(candidates.iter().take(argc).map(|s| (*s).to_owned()));
+        let mut event = Event {
+            args: args.iter().map(Into::into).collect(),
+            env: Vec::new(),
+        };
+        match pick(6) {
+            0 => event = event.env("VIR_BRIDGE_NAME", "virbr0"),
+            1 => {
+                event = event
+                    .env("DNSMASQ_INTERFACE", "virbr0")
+                    .env("VIR_BRIDGE_NAME", "other")
+            }
+            5 if pick(4) == 0 => {} // no interface at all
+            _ => event = event.env("DNSMASQ_INTERFACE", "virbr0"),
+        }
+        if pick(5) != 0 {
+            event = event.env("DNSMASQ_LEASE_EXPIRES", expiries[pick(expiries.len())]);
+        }
+        if pick(2) == 0 {
+            event = event.env("DNSMASQ_CLIENT_ID", "01:aa:bb");
+        }
+        if pick(3) == 0 {
+            event = event.env("DNSMASQ_SUPPLIED_HOSTNAME", hosts[pick(hosts.len())]);
+        }
+        if pick(3) == 0 {
+            event = event.env("DNSMASQ_OLD_HOSTNAME", "old-name");
+        }
+        if ipv6 {
+            event = event.env("DNSMASQ_IAID", ["1", "", "42"][pick(3)]).env(
+                "DNSMASQ_SERVER_DUID",
+                "00:01:00:01:2c:6e:4a:1e:52:54:00:ca:02:01",
+            );
+            // argc == 2: C would store the out-of-bounds argv[3]
+            if argc >= 2 && pick(4) != 0 {
+                event = event.env("DNSMASQ_MAC", macs[pick(4)]);
+            }
+        }
+        events.push(event);
+    }
+    let (c_box, our_box) = (Sandbox::new(), Sandbox::new());
+    let c = run_sequence(&c_box, &c_helper, &events);
+    let ours = run_sequence(&our_box, &our_helper, &events);
+    for (i, ((c_rc, c_out, c_err, c_file), (rc, out, err, file))) in c.iter().zip(&ours).enumerate()
+    {
+        let context = || {
+            format!(
+                "seed {seed}, event #{i}: {:?} {:?}\nC: rc {c_rc} out {c_out:?} err {c_err:?}\nours: rc {rc} out {out:?} err {err:?}",
+                events[i].args, events[i].env
+            )
+        };
+        assert_eq!((c_rc, c_out), (rc, out), "{}", context());
+        if c_err.contains("libvirt:") || c_err.contains("Unable to") {
+            assert!(!err.is_empty(), "{}", context());
+        } else {
+            assert_eq!(c_err, err, "{}", context());
+        }
+        assert!(
+            c_file == file,
+            "{}\nC file:\n{}\nour file:\n{}",
+            context(),
+            String::from_utf8_lossy(c_file),
+            String::from_utf8_lossy(file)
+        );
+    }
+    let failures = c.iter().filter(|r| r.0 != "0\n").count();
+    eprintln!(
+        "random sequences: seed {seed}, {} events ({failures} failing in both), identical",
+        events.len()
+    );
+}
