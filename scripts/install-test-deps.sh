@@ -6,10 +6,11 @@
 #                    real DHCP end to end in network namespaces
 #   valgrind         memcheck over the in-process FFI tests
 #   lintian          checks the .deb packages built by make deb (make test)
+#   strace           syscall-level checks of the lease helper's lock and atomic write
 # --no-install-recommends keeps libvirt-daemon from pulling in qemu; nothing
 # is started or enabled, and /etc/nsswitch.conf is not touched.
 set -euo pipefail
-PACKAGES=(libnss-libvirt libvirt-daemon dnsmasq-base udhcpc busybox isc-dhcp-client iproute2 util-linux valgrind lintian gcc libc6-dev)
+PACKAGES=(libnss-libvirt libvirt-daemon dnsmasq-base udhcpc busybox isc-dhcp-client iproute2 util-linux valgrind lintian strace gcc libc6-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
