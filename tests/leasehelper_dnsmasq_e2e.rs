@@ -14,16 +14,7 @@ use integration_tests::modules;
 use integration_tests::prerequisites::satisfied;
 
 const NEEDED: &[&str] = &[
-    "ip",
-    "getent",
-    "setsid",
-    "awk",
-    "timeout",
-    "sha256sum",
-    "ps",
-    "udhcpc",
-    "dhclient",
-    "sysctl",
+    "ip", "getent", "setsid", "awk", "timeout", "udhcpc", "dhclient",
 ];
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 const TIMEOUT: Duration = Duration::from_secs(300);

@@ -92,16 +92,24 @@ wait_for() {
     done
 }
 
+# no_dad NETNS: no IPv6 duplicate address detection (addresses usable at once)
+no_dad() {
+    ip netns exec "$1" sh -c 'for f in default all; do echo 0 > /proc/sys/net/ipv6/conf/$f/accept_dad; done'
+}
+
+# pgid_of PID: the process group of PID, from /proc (fields after "comm)")
+pgid_of() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f3; }
+
 # ------------------------------------------------------------- topology ----
 log "namespaces $NS_S ${NS_C[*]}; work dir $W"
 ip netns add "$NS_S"
 ip -n "$NS_S" link set lo up
-ip netns exec "$NS_S" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+no_dad "$NS_S"
 ip -n "$NS_S" link add virbr0 type bridge forward_delay 0 stp_state 0
 for i in 0 1 2; do
     ip netns add "${NS_C[$i]}"
     ip -n "${NS_C[$i]}" link set lo up
-    ip netns exec "${NS_C[$i]}" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+    no_dad "${NS_C[$i]}"
     # the pair is created inside the server ns; the peer moves straight to the client ns
     ip -n "$NS_S" link add "vnet$i" type veth peer name eth0 netns "${NS_C[$i]}"
     ip -n "${NS_C[$i]}" link set eth0 address "${MACS[$i]}"
@@ -284,7 +292,7 @@ REL_PG=$LAST_PG
 if wait_for "udhcpc re-bound" test -s "$W/c0r.v4"; then
     upid=$(cat "$W/udhcpc-release.pid")
     # signal it only if it is ours (a member of the process group we started)
-    if [ "$(ps -o pgid= -p "$upid" | tr -d ' ')" = "$REL_PG" ]; then kill -USR2 "$upid"; fi
+    if [ "$(pgid_of "$upid")" = "$REL_PG" ]; then kill -USR2 "$upid"; fi
 else
     bad "udhcpc (release run) did not re-bind"
 fi
