@@ -36,14 +36,14 @@ pub struct Event {
     pub action: Action,
     /// `DNSMASQ_INTERFACE`, else `VIR_BRIDGE_NAME`: names `<iface>.status`.
     pub interface: Vec<u8>,
-    /// IPv4: argv[2]. IPv6: `DNSMASQ_MAC`, else the MAC embedded in the
+    /// IPv4: `argv[2]`. IPv6: `DNSMASQ_MAC`, else the MAC embedded in the
     /// client DUID (H8). `None` means no lease is stored.
     pub mac: Option<Vec<u8>>,
-    /// argv[3] (absent when only the action was given).
+    /// `argv[3]` (absent when only the action was given).
     pub ip: Option<Vec<u8>>,
-    /// argv[4], else `DNSMASQ_SUPPLIED_HOSTNAME`, else `DNSMASQ_OLD_HOSTNAME`.
+    /// `argv[4]`, else `DNSMASQ_SUPPLIED_HOSTNAME`, else `DNSMASQ_OLD_HOSTNAME`.
     pub hostname: Option<Vec<u8>>,
-    /// IPv4: `DNSMASQ_CLIENT_ID`. IPv6: the client DUID (argv[2]).
+    /// IPv4: `DNSMASQ_CLIENT_ID`. IPv6: the client DUID (`argv[2]`).
     pub client_id: Option<Vec<u8>>,
     /// `DNSMASQ_IAID`; its presence (even empty) marks an IPv6 event.
     pub iaid: Option<Vec<u8>>,
@@ -64,7 +64,7 @@ pub enum Invocation {
     WrongArgumentCount { argv0: Vec<u8> },
     /// Neither `DNSMASQ_INTERFACE` nor `VIR_BRIDGE_NAME` is set: exit 1.
     InterfaceNotSet,
-    /// argv[1] is not `add`, `old`, `del` or `init`: exit 1.
+    /// `argv[1]` is not `add`, `old`, `del` or `init`: exit 1.
     UnsupportedAction { action: Vec<u8> },
     /// Process the event.
     Run(Event),

@@ -15,7 +15,7 @@ use crate::leases;
 use crate::lock::PidLock;
 use crate::status_file::{self, ReadError};
 
-/// Where a run reads and writes; [`Paths::compiled_in`] in production.
+/// Where a run reads and writes; [`process_event_compiled_in`] in production.
 pub struct Paths<'a> {
     pub status_file: &'a Path,
     pub lock_file: &'a Path,
