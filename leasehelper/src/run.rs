@@ -70,14 +70,16 @@ pub fn process_event(
     }
     let mut all = merged.leases;
     all.extend(new_lease);
-    let bytes = json::to_pretty_bytes(&Value::Array(all))
-        .map_err(|e| HelperError::new(format!("internal error: empty json array ({e})")))?;
+    let bytes = json::to_pretty_bytes(&Value::Array(all)).map_err(|e| {
+        HelperError::new(format!("internal error: cannot serialise the leases: {e}"))
+    })?;
     atomic_write::replace_file(status_path, &bytes)
 }
 
 /// The existing document, `None` for an empty file. An unparsable file (or
-/// one nested deeper than we parse) is moved aside (H6), reported on `stderr`, and treated as empty; the status
-/// file is then re-created empty, as the touch had left it.
+/// one nested deeper than we parse) is moved aside (H6), reported on
+/// `stderr` and treated as empty; the status file is then re-created empty,
+/// as the touch had left it.
 fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, HelperError> {
     let contents = match status_file::read_limited(path, config::MAX_STATUS_FILE_BYTES) {
         Ok(contents) => contents,
