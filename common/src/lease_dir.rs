@@ -13,6 +13,7 @@
 //! by group or others are ignored (N6), files over 32 MiB are ignored (N5),
 //! and a file that is not valid JSON contributes nothing (N3).
 
+use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
@@ -122,18 +123,36 @@ impl Stamp {
     }
 }
 
-/// One `*.status` or `*.macs` file and what it holds.
+/// One `*.status` or `*.macs` file, read and parsed the first time a lookup
+/// needs it: a `libvirt_guest` lookup of an unknown domain reads only the
+/// `.macs` files, as the C module does.
 #[derive(Debug)]
 pub struct DirFile {
     name: OsString,
     path: PathBuf,
     kind: FileKind,
+    loaded: OnceCell<Loaded>,
+}
+
+/// A file's content with the stamp of the version it was parsed from.
+#[derive(Debug)]
+struct Loaded {
+    /// `None` when the file could not even be opened.
     stamp: Option<Stamp>,
     racy: bool,
     content: Content,
 }
 
 impl DirFile {
+    fn new(path: PathBuf, name: OsString, kind: FileKind) -> DirFile {
+        DirFile {
+            name,
+            path,
+            kind,
+            loaded: OnceCell::new(),
+        }
+    }
+
     pub fn name(&self) -> &std::ffi::OsStr {
         &self.name
     }
@@ -143,8 +162,54 @@ impl DirFile {
     pub fn kind(&self) -> FileKind {
         self.kind
     }
+
+    /// Whether the current version has been read (by a lookup or by
+    /// [`content`](Self::content)).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.get().is_some()
+    }
+
+    /// What the file holds, reading it now if no lookup has needed it since
+    /// it last changed.
     pub fn content(&self) -> &Content {
-        &self.content
+        &self
+            .loaded
+            .get_or_init(|| load(&self.path, self.kind))
+            .content
+    }
+
+    /// Forgets the content unless the file is unchanged since it was read.
+    /// Returns false when the file is gone.
+    fn revalidate(&mut self) -> bool {
+        let stamp = match fs::metadata(&self.path) {
+            Ok(meta) => Some(Stamp::of(&meta)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
+            Err(_) => None,
+        };
+        let unchanged = self
+            .loaded
+            .get()
+            .is_some_and(|l| l.stamp.is_some() && l.stamp == stamp && !l.racy);
+        if !unchanged {
+            self.loaded = OnceCell::new();
+        }
+        true
+    }
+}
+
+/// Reads and parses one file. Only regular, trusted files are opened.
+fn load(path: &Path, kind: FileKind) -> Loaded {
+    let read_at = SystemTime::now();
+    let (stamp, bytes) = read_file(path);
+    let content = match bytes {
+        Ok(bytes) => parse(kind, &bytes),
+        Err(ignored) => Content::Ignored(ignored),
+    };
+    let racy = stamp.is_some_and(|s| s.is_racy(read_at));
+    Loaded {
+        stamp,
+        racy,
+        content,
     }
 }
 
@@ -228,7 +293,7 @@ impl LeaseDir {
             self.dir_stamp = Some(stamp);
             self.dir_racy = stamp.is_racy(now);
         }
-        self.files.retain_mut(|file| file.revalidate(now));
+        self.files.retain_mut(DirFile::revalidate);
         Ok(())
     }
 
@@ -254,14 +319,9 @@ impl LeaseDir {
             {}
             match known.next_if(|f| f.name == name) {
                 Some(file) => self.files.push(file),
-                None => self.files.push(DirFile {
-                    path: self.path.join(&name),
-                    name,
-                    kind,
-                    stamp: None,
-                    racy: false,
-                    content: Content::Ignored(Ignored::Unreadable { errno: 0 }),
-                }),
+                None => self
+                    .files
+                    .push(DirFile::new(self.path.join(&name), name, kind)),
             }
         }
         Ok(())
@@ -272,65 +332,39 @@ impl LeaseDir {
         &self.files
     }
 
-    /// The parsed `.status` files, in name order.
+    /// The parsed `.status` files, in name order (read on first use).
     pub fn lease_files(&self) -> impl Iterator<Item = &LeaseFile> {
-        self.files.iter().filter_map(|f| match &f.content {
-            Content::Leases(leases) => Some(leases),
-            _ => None,
-        })
+        self.files
+            .iter()
+            .filter(|f| f.kind == FileKind::Status)
+            .filter_map(|f| match f.content() {
+                Content::Leases(leases) => Some(leases),
+                _ => None,
+            })
     }
 
-    /// The parsed `.macs` files, in name order.
+    /// The parsed `.macs` files, in name order (read on first use).
     pub fn macs_files(&self) -> impl Iterator<Item = &MacsFile> {
-        self.files.iter().filter_map(|f| match &f.content {
-            Content::Macs(macs) => Some(macs),
-            _ => None,
-        })
+        self.files
+            .iter()
+            .filter(|f| f.kind == FileKind::Macs)
+            .filter_map(|f| match f.content() {
+                Content::Macs(macs) => Some(macs),
+                _ => None,
+            })
     }
 
-    /// Approximate heap bytes held by the parsed files.
+    /// Approximate heap bytes held by the files parsed so far.
     pub fn heap_bytes(&self) -> usize {
         self.files
             .iter()
-            .map(|f| match &f.content {
+            .filter_map(|f| f.loaded.get())
+            .map(|loaded| match &loaded.content {
                 Content::Leases(l) => l.heap_bytes(),
                 Content::Macs(m) => m.heap_bytes(),
                 Content::Ignored(_) => 0,
             })
             .sum()
-    }
-}
-
-impl DirFile {
-    /// Re-reads this file if it changed. Returns false when it is gone.
-    fn revalidate(&mut self, now: SystemTime) -> bool {
-        let meta = match fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
-            Err(e) => {
-                self.stamp = None;
-                self.content = Content::Ignored(Ignored::Unreadable {
-                    errno: errno_of(&e),
-                });
-                return true;
-            }
-        };
-        let stamp = Stamp::of(&meta);
-        if self.stamp == Some(stamp) && !self.racy {
-            return true;
-        }
-        let (stamp, content) = if meta.is_file() {
-            match read_file(&self.path) {
-                Ok((meta, bytes)) => (Stamp::of(&meta), parse(self.kind, &bytes)),
-                Err(ignored) => (stamp, Content::Ignored(ignored)),
-            }
-        } else {
-            (stamp, Content::Ignored(Ignored::NotARegularFile))
-        };
-        self.stamp = Some(stamp);
-        self.racy = stamp.is_racy(now);
-        self.content = content;
-        true
     }
 }
 
@@ -346,45 +380,61 @@ fn parse(kind: FileKind, bytes: &[u8]) -> Content {
     }
 }
 
-/// Reads a regular, trusted file of at most [`MAX_FILE_BYTES`], returning the
-/// metadata of the file actually read (it may have been replaced since the
-/// caller's `stat`).
-pub fn read_file(path: &Path) -> Result<(Metadata, Vec<u8>), Ignored> {
+/// Reads a regular, trusted file of at most [`MAX_FILE_BYTES`]. Also returns
+/// the stamp of the file actually examined (it may have been replaced since
+/// the caller's `stat`), or `None` when it could not be examined.
+fn read_file(path: &Path) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
     let unreadable = |e: io::Error| Ignored::Unreadable {
         errno: errno_of(&e),
     };
-    // O_NONBLOCK: if the name was swapped for a FIFO after our stat, open
+    // A FIFO, socket or device is never opened (opening a FIFO would wait
+    // for a writer).
+    let meta = match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(meta) => return (Some(Stamp::of(&meta)), Err(Ignored::NotARegularFile)),
+        Err(e) => return (None, Err(unreadable(e))),
+    };
+    // O_NONBLOCK: if the name was swapped for a FIFO after that stat, open
     // returns at once instead of waiting for a writer. O_NOCTTY: never
     // acquire a terminal. std adds O_CLOEXEC.
-    let mut file = File::options()
+    let opened = File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
+        .and_then(|file| file.metadata().map(|meta| (file, meta)));
+    let (mut file, meta) = match opened {
+        Ok(opened) => opened,
+        Err(e) => return (Some(Stamp::of(&meta)), Err(unreadable(e))),
+    };
+    let stamp = Some(Stamp::of(&meta));
     if !meta.is_file() {
-        return Err(Ignored::NotARegularFile);
+        return (stamp, Err(Ignored::NotARegularFile));
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(Ignored::WritableByOthers {
-            mode: meta.mode() & 0o7777,
-        });
+        return (
+            stamp,
+            Err(Ignored::WritableByOthers {
+                mode: meta.mode() & 0o7777,
+            }),
+        );
     }
     if meta.size() > MAX_FILE_BYTES {
-        return Err(Ignored::TooLarge { bytes: meta.size() });
+        return (stamp, Err(Ignored::TooLarge { bytes: meta.size() }));
     }
     let mut bytes = Vec::with_capacity(meta.size() as usize);
     // The file may grow while we read: never take more than the cap.
-    (&mut file)
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Ignored::TooLarge {
-            bytes: bytes.len() as u64,
-        });
+    if let Err(e) = (&mut file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
+        return (stamp, Err(unreadable(e)));
     }
-    Ok((meta, bytes))
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return (
+            stamp,
+            Err(Ignored::TooLarge {
+                bytes: bytes.len() as u64,
+            }),
+        );
+    }
+    (stamp, Ok(bytes))
 }
 
 fn errno_of(error: &io::Error) -> i32 {

@@ -422,3 +422,53 @@ fn unchanged_files_are_not_reparsed() {
     };
     assert_eq!(before, after);
 }
+
+#[test]
+fn files_are_read_only_when_a_lookup_needs_them() {
+    let dir = TempDir::new();
+    dir.replace(
+        "virbr0.status",
+        &status(&[lease("10.0.0.1", "52:54:00:00:00:01", Some("vm"), 0)]),
+    );
+    dir.replace(
+        "virbr0.macs",
+        r#"[{"domain": "dom", "macs": ["52:54:00:00:00:01"]}]"#,
+    );
+    let mut snapshot = LeaseDir::new(dir.path(), FileSet::LeasesAndMacs);
+    snapshot.refresh().unwrap();
+    let loaded = |snapshot: &LeaseDir, name: &str| {
+        snapshot
+            .files()
+            .iter()
+            .find(|f| f.name() == name)
+            .unwrap()
+            .is_loaded()
+    };
+    assert!(!loaded(&snapshot, "virbr0.status") && !loaded(&snapshot, "virbr0.macs"));
+
+    // An unknown domain is decided by the .macs files alone, as in C.
+    assert_eq!(
+        Service::LibvirtGuest.lookup_name(&snapshot, b"nope", Family::Any, NOW),
+        Answer::NotFound
+    );
+    assert!(loaded(&snapshot, "virbr0.macs"));
+    assert!(!loaded(&snapshot, "virbr0.status"));
+
+    assert_eq!(
+        Service::LibvirtGuest.lookup_name(&snapshot, b"dom", Family::Any, NOW),
+        ips(&["10.0.0.1"])
+    );
+    assert!(loaded(&snapshot, "virbr0.status"));
+
+    // A change forgets the content until it is needed again.
+    dir.replace(
+        "virbr0.status",
+        &status(&[lease("10.0.0.2", "52:54:00:00:00:01", Some("vm"), 0)]),
+    );
+    snapshot.refresh().unwrap();
+    assert!(!loaded(&snapshot, "virbr0.status"));
+    assert_eq!(
+        Service::LibvirtGuest.lookup_name(&snapshot, b"dom", Family::Any, NOW),
+        ips(&["10.0.0.2"])
+    );
+}
