@@ -204,7 +204,25 @@ fn both_helpers_wait_for_a_held_lock() {
             .expect("spawn");
         children.push(Started(Some(child)));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Both must end up blocked in F_SETLKW on our lock: /proc/locks lists a
+    // waiting request as "N: -> POSIX ADVISORY WRITE <pid> <dev>:<inode> ...".
+    let inode = std::os::unix::fs::MetadataExt::ino(&lock.metadata().expect("stat lock"));
+    let waiting = || {
+        std::fs::read_to_string("/proc/locks")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("->") && l.contains(&format!(":{inode} ")))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while waiting() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "helpers never blocked on the lock (/proc/locks)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     for started in &mut children {
         let child = started.0.as_mut().expect("running");
         assert!(
