@@ -4,13 +4,12 @@
 //! --errors-for-leak-kinds=definite` inside `scripts/nsenv.sh`, and must end
 //! with 0 errors and 0 bytes definitely lost. No suppression file is used.
 //!
-//! The inner tests live in the other test binaries; cargo builds every test
-//! binary before running any, so they are found next to this one.
+//! The inner tests live in the other test binaries, which this test has
+//! cargo (re)build and locate.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use integration_tests::leasehelper;
 use integration_tests::modules;
@@ -29,28 +28,29 @@ const VALGRIND_ARGS: &[&str] = &[
     "--child-silent-after-fork=yes",
 ];
 
-/// The newest test binary `target/<profile>/deps/<name>-<hash>`.
+/// The current build of test binary `name` of this crate: asks cargo to
+/// (re)build it (`--no-run`) and to say where it is, so that a run of this
+/// test alone never checks a stale binary.
 fn sibling_test_binary(name: &str) -> PathBuf {
-    let me = std::env::current_exe().expect("test binary path");
-    let deps = me.parent().expect("deps dir");
-    let prefix = format!("{name}-");
-    let mut candidates: Vec<(SystemTime, PathBuf)> = fs::read_dir(deps)
-        .expect("list deps")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            file.starts_with(&prefix)
-                && !file.contains('.')
-                && file[prefix.len()..].chars().all(|c| c.is_ascii_hexdigit())
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let output = Command::new(cargo)
+        .args(["test", "--release", "-p", "integration-tests", "--no-run"])
+        .args(["--message-format=json", "--test", name])
+        .current_dir(modules::workspace_root())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run cargo test --no-run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let wanted = format!("\"name\":\"{name}\"");
+    stdout
+        .lines()
+        .filter(|line| line.contains(&wanted) && line.contains("\"test\":true"))
+        .find_map(|line| {
+            let start = line.find("\"executable\":\"")? + "\"executable\":\"".len();
+            let end = start + line[start..].find('"')?;
+            Some(PathBuf::from(&line[start..end]))
         })
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    candidates.sort();
-    candidates
-        .pop()
-        .unwrap_or_else(|| panic!("test binary {name}-<hash> not found in {}", deps.display()))
-        .1
+        .unwrap_or_else(|| panic!("cargo did not build test binary {name}:\n{stdout}"))
 }
 
 enum Leases<'a> {
