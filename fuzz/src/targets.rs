@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr;
+use std::sync::OnceLock;
 
 use common::ffi::{self, GaihAddrTuple, Module};
 use common::macs_file::MacsFile;
@@ -89,16 +90,21 @@ impl Context {
         let _ = fs::remove_dir_all(&scratch);
         fs::create_dir(&scratch).expect("create the scratch lease dir");
         set_mode(&scratch, 0o755);
+        // Leaked on purpose, once per process, and kept reachable from a
+        // static (so that valgrind does not call them lost).
+        static MODULES: OnceLock<[&'static Module; 2]> = OnceLock::new();
         let modules = (target == Target::Ffi).then(|| {
-            let path: &'static str = Box::leak(
-                scratch
-                    .to_str()
-                    .expect("UTF-8 temp path")
-                    .to_owned()
-                    .into_boxed_str(),
-            );
-            [Service::Libvirt, Service::LibvirtGuest]
-                .map(|service| &*Box::leak(Box::new(Module::new(service, path))))
+            *MODULES.get_or_init(|| {
+                let path: &'static str = Box::leak(
+                    scratch
+                        .to_str()
+                        .expect("UTF-8 temp path")
+                        .to_owned()
+                        .into_boxed_str(),
+                );
+                [Service::Libvirt, Service::LibvirtGuest]
+                    .map(|service| &*Box::leak(Box::new(Module::new(service, path))))
+            })
         });
         Context { scratch, modules }
     }
