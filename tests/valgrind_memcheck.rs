@@ -1,8 +1,9 @@
-//! valgrind memcheck over the in-process FFI tests (`ffi_dlopen.rs`) and a
-//! short form of the stress test (`stress_concurrency.rs`): each inner test
-//! runs under `valgrind --error-exitcode=99 --leak-check=full
-//! --errors-for-leak-kinds=definite` inside `scripts/nsenv.sh`, and must end
-//! with 0 errors and 0 bytes definitely lost. No suppression file is used.
+//! valgrind memcheck over the in-process FFI tests (`ffi_dlopen.rs`), a
+//! short form of the stress test (`stress_concurrency.rs`) and a few seconds
+//! of each fuzz target (`fuzz/`): each runs under `valgrind
+//! --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite`
+//! (the dlopen tests inside `scripts/nsenv.sh`) and must end with 0 errors
+//! and 0 bytes definitely lost. No suppression file is used.
 //!
 //! The inner tests live in the other test binaries, which this test has
 //! cargo (re)build and locate.
@@ -23,9 +24,6 @@ const VALGRIND_ARGS: &[&str] = &[
     "--show-leak-kinds=definite",
     "--track-origins=yes",
     "--num-callers=30",
-    // A forked child (the fork test) inherits memory only reachable from
-    // threads that do not exist in it; its report would be noise.
-    "--child-silent-after-fork=yes",
 ];
 
 /// The current build of test binary `name` of this crate: asks cargo to
@@ -197,4 +195,68 @@ fn stress_short_is_memcheck_clean() {
 #[test]
 fn fork_during_lookups_is_memcheck_clean() {
     stress("inner_fork_during_lookups_leaves_a_working_child");
+}
+
+/// The fuzz driver (`fuzz/`), (re)built once.
+fn fuzz_driver() -> PathBuf {
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "libvirt-nss-fuzz",
+            "--bin",
+            "fuzz",
+        ])
+        .current_dir(modules::workspace_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the fuzz driver failed");
+    modules::workspace_root().join("target/release/fuzz")
+}
+
+/// A few seconds of each fuzz target under memcheck: random names, buffer
+/// sizes and alignments through `common::ffi`, changing lease dirs, hostile
+/// JSON. The driver's forked child runs under valgrind too; a valgrind
+/// error makes it exit 99, which the driver reports as a crash.
+#[test]
+fn fuzz_targets_are_memcheck_clean() {
+    let test = "fuzz_targets_are_memcheck_clean";
+    let mut missing = Vec::new();
+    if prerequisites::find_on_path("valgrind").is_none() {
+        missing.push(
+            "command `valgrind` not on PATH (scripts/install-test-deps.sh installs it)".to_owned(),
+        );
+    }
+    if !prerequisites::satisfied(test, &missing) {
+        return;
+    }
+    let driver = fuzz_driver();
+    for (target, seconds) in [
+        ("ffi", "8"),
+        ("lookup", "4"),
+        ("status_file", "3"),
+        ("macs_file", "2"),
+        ("helper_merge", "3"),
+    ] {
+        let output = Command::new("valgrind")
+            .args(VALGRIND_ARGS)
+            .arg("-q")
+            .arg(&driver)
+            .args([target, "--seconds", seconds])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run valgrind");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        eprintln!("valgrind: {}", stdout.trim());
+        assert!(
+            output.status.success() && stdout.contains("crashes 0"),
+            "fuzz target {target} under valgrind failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
+    }
 }
