@@ -1,7 +1,7 @@
 //! Stress: 8 threads resolve through the built modules (dlopen, both
 //! modules, all six entry points) while our lease helper rewrites the lease
-//! files thousands of times (adds, deletes, hostname renames, networks whose
-//! files appear and vanish) and an "epoch" file is replaced wholesale. Every
+//! files thousands of times (DHCPv4 and DHCPv6 adds, deletes, hostname
+//! renames, networks whose files appear and vanish) and an "epoch" file is replaced wholesale. Every
 //! answer must be one the lease dir held at some instant: never a mix of two
 //! file versions, never garbage, never UNAVAIL. A watchdog bounds the run.
 //! A second test calls `fork()` from the main thread while the others are
@@ -15,7 +15,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -327,8 +327,9 @@ fn hostent_answer(h: &libc::hostent) -> (String, Vec<IpAddr>) {
     }
 }
 
-/// The six entry points, by number (0-5), for `name` or `address`.
-fn call(module: &Module, entry: usize, name: &str, address: IpAddr) -> Reply {
+/// The six entry points, by number (0-5), for `name` or `address`; `af`
+/// for `gethostbyname2_r`/`3_r`.
+fn call(module: &Module, entry: usize, af: c_int, name: &str, address: IpAddr) -> Reply {
     let name_c = CString::new(name).expect("no NUL");
     let mut buffer = vec![0u8; BUFLEN];
     let buf = buffer.as_mut_ptr() as *mut c_char;
@@ -341,18 +342,10 @@ fn call(module: &Module, entry: usize, name: &str, address: IpAddr) -> Reply {
         let n = name_c.as_ptr();
         let status = match entry {
             0 => (module.by_name)(n, &mut h, buf, BUFLEN, &mut errno, &mut herrno),
-            1 => (module.by_name2)(
-                n,
-                libc::AF_INET,
-                &mut h,
-                buf,
-                BUFLEN,
-                &mut errno,
-                &mut herrno,
-            ),
+            1 => (module.by_name2)(n, af, &mut h, buf, BUFLEN, &mut errno, &mut herrno),
             2 => (module.by_name3)(
                 n,
-                libc::AF_INET,
+                af,
                 &mut h,
                 buf,
                 BUFLEN,
@@ -437,6 +430,15 @@ fn net_name(net: usize) -> String {
 
 fn host_ip(net: usize, k: usize) -> Ipv4Addr {
     Ipv4Addr::new(192, 168, 100 + net as u8, 10 + k as u8)
+}
+
+fn host_ip6(net: usize, k: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0xfd00, 0, 0, net as u16, 0, 0, 0, 10 + k as u16)
+}
+
+/// The DHCPv6 client DUID (DUID-LL of the host's MAC).
+fn host_duid(net: usize, k: usize) -> String {
+    format!("00:03:00:01:{}", host_mac(net, k))
 }
 
 fn host_mac(net: usize, k: usize) -> String {
@@ -536,13 +538,14 @@ struct Counters {
 
 const LEASE_DIR: &str = "/var/lib/libvirt/dnsmasq";
 
-fn helper(args: &[&str], net: usize) {
+fn helper(args: &[&str], net: usize, env: &[(&str, String)]) {
     let helper = std::env::var_os(HELPER_ENV).expect("helper path");
     let output = Command::new(helper)
         .args(args)
         .env_clear()
         .env("DNSMASQ_INTERFACE", net_name(net))
         .env("DNSMASQ_LEASE_EXPIRES", FAR_FUTURE)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run the lease helper");
     assert!(
@@ -562,6 +565,18 @@ fn set_up(dir: &Path) {
         );
     }
     replace(dir, "epoch.status", &epoch_text(0));
+}
+
+/// The environment dnsmasq gives a DHCPv6 event.
+fn v6_env(net: usize, k: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("DNSMASQ_IAID", (100 + k).to_string()),
+        ("DNSMASQ_MAC", host_mac(net, k)),
+        (
+            "DNSMASQ_SERVER_DUID",
+            "00:01:00:01:2a:2b:2c:2d:52:54:00:ff:00:01".to_owned(),
+        ),
+    ]
 }
 
 /// Runs `steps` changes of the lease dir, the way dnsmasq + the helper and
@@ -584,8 +599,18 @@ fn writer(steps: u64, counters: &Counters, stop: &AtomicBool) {
                 let k = rng.below(HOSTS);
                 let action = if rng.below(2) == 0 { "add" } else { "old" };
                 let name = host_name(net, k, rng.below(2) == 0);
-                let (mac, ip) = (host_mac(net, k), host_ip(net, k).to_string());
-                helper(&[action, &mac, &ip, &name], net);
+                if rng.below(3) == 0 {
+                    // DHCPv6: argv[2] is the client DUID, the MAC comes in env
+                    let ip = host_ip6(net, k).to_string();
+                    helper(
+                        &[action, &host_duid(net, k), &ip, &name],
+                        net,
+                        &v6_env(net, k),
+                    );
+                } else {
+                    let (mac, ip) = (host_mac(net, k), host_ip(net, k).to_string());
+                    helper(&[action, &mac, &ip, &name], net, &[]);
+                }
                 counters.helper_runs.fetch_add(1, Ordering::Relaxed);
             }
             10..=13 => {
@@ -594,10 +619,13 @@ fn writer(steps: u64, counters: &Counters, stop: &AtomicBool) {
                     continue;
                 }
                 let k = rng.below(HOSTS);
-                helper(
-                    &["del", &host_mac(net, k), &host_ip(net, k).to_string()],
-                    net,
-                );
+                if rng.below(3) == 0 {
+                    let ip = host_ip6(net, k).to_string();
+                    helper(&["del", &host_duid(net, k), &ip], net, &v6_env(net, k));
+                } else {
+                    let ip = host_ip(net, k).to_string();
+                    helper(&["del", &host_mac(net, k), &ip], net, &[]);
+                }
                 counters.helper_runs.fetch_add(1, Ordering::Relaxed);
             }
             14..=16 => {
@@ -636,9 +664,17 @@ fn writer(steps: u64, counters: &Counters, stop: &AtomicBool) {
 /// Returns a description of the violation, if any.
 fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
     let entry = rng.below(6);
+    let af = [libc::AF_INET, libc::AF_INET6, libc::AF_UNSPEC][rng.below(3)];
+    // Which families the entry point answers (AF_UNSPEC is IPv4 there, N13).
+    let (wants_v4, wants_v6) = match entry {
+        0 => (true, false),
+        1 | 2 => (af != libc::AF_INET6, af == libc::AF_INET6),
+        _ => (true, true),
+    };
     let net = rng.below(NETWORKS);
     let k = rng.below(HOSTS);
-    let ip = IpAddr::V4(host_ip(net, k));
+    let (ip4, ip6) = (IpAddr::V4(host_ip(net, k)), IpAddr::V6(host_ip6(net, k)));
+    let ip = if rng.below(3) == 0 { ip6 } else { ip4 };
     let wanted_name = |module: &Module| {
         if module.guest {
             vec![domain_name(net, k)]
@@ -668,9 +704,9 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
         ),
         _ => (String::new(), ip),
     };
-    let reply = call(module, entry, &query, address);
+    let reply = call(module, entry, af, &query, address);
     let what = format!(
-        "guest={} entry={entry} query={query:?} address={address}: {reply:?}",
+        "guest={} entry={entry} af={af} query={query:?} address={address}: {reply:?}",
         module.guest
     );
     match reply.status {
@@ -679,7 +715,7 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
     }
     let Some((name, list)) = reply.answer else {
         // Only the epoch name always exists (its file is replaced atomically).
-        if entry <= 3 && pick == 0 {
+        if entry <= 3 && pick == 0 && wants_v4 {
             return Err(format!("epoch vanished: {what}"));
         }
         return Ok(());
@@ -718,7 +754,15 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
         }
         1 => return Err(format!("a name nobody has resolved: {what}")),
         _ => {
-            if list != [ip] {
+            // The host's v4 and/or v6 lease (renames touch one of them at a
+            // time), of the families asked for, each once.
+            let allowed: Vec<IpAddr> = [(wants_v4, ip4), (wants_v6, ip6)]
+                .iter()
+                .filter(|(wanted, _)| *wanted)
+                .map(|(_, a)| *a)
+                .collect();
+            let unique = list.iter().enumerate().all(|(i, a)| !list[..i].contains(a));
+            if list.is_empty() || !unique || !list.iter().all(|a| allowed.contains(a)) {
                 return Err(format!("wrong addresses: {what}"));
             }
         }
