@@ -1,9 +1,10 @@
 //! Stress: 8 threads resolve through the built modules (dlopen, both
 //! modules, all six entry points) while our lease helper rewrites the lease
 //! files thousands of times (DHCPv4 and DHCPv6 adds, deletes, hostname
-//! renames, networks whose files appear and vanish) and an "epoch" file is replaced wholesale. Every
-//! answer must be one the lease dir held at some instant: never a mix of two
-//! file versions, never garbage, never UNAVAIL. A watchdog bounds the run.
+//! renames, networks whose files appear and vanish) and an "epoch" file is
+//! replaced wholesale. Every answer must be one the lease dir held at some
+//! instant: never a mix of two file versions, never garbage, never UNAVAIL.
+//! A watchdog bounds the run.
 //! A second test calls `fork()` from the main thread while the others are
 //! mid-lookup: each child's lookups must still work and finish.
 //!
