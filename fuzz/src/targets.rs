@@ -496,11 +496,30 @@ fn lookup(ctx: &mut Context, data: &[u8]) -> u64 {
                 summary.push(0);
                 continue;
             }
+            // Files are read lazily (on a lookup's first need, or through
+            // `content()` as the CLI does): load some of them out of band.
+            let load_mask = input.byte();
+            for (i, file) in snapshot.files().iter().enumerate() {
+                if load_mask & (1 << (i % 8)) != 0 {
+                    let _ = file.content();
+                }
+            }
             let expected = answers(&fresh, *service, &extra_name, extra_address, now);
             let got = answers(snapshot, *service, &extra_name, extra_address, now);
             assert_eq!(
                 got, expected,
                 "cached snapshot answers differ from a fresh read"
+            );
+            let describe = |dir: &LeaseDir| -> Vec<String> {
+                dir.files()
+                    .iter()
+                    .map(|f| format!("{:?} {:?} {:?}", f.name(), f.kind(), f.content()))
+                    .collect()
+            };
+            assert_eq!(
+                describe(snapshot),
+                describe(&fresh),
+                "cached snapshot files differ from a fresh read"
             );
             summary.push(expected.iter().filter(|a| a.contains("Found")).count());
         }
