@@ -97,10 +97,33 @@ pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
     }
     let value = parser.parse_value(0)?;
     parser.skip_whitespace();
-    if !parser.at_end() {
+    if !parser.at_end() && !is_unterminated_string(&text[parser.pos..]) {
         return Err(parser.invalid("trailing garbage"));
     }
     Ok(value)
+}
+
+/// yajl quirk: after the top-level value, a string that is still open at the
+/// end of the text is not an error. `yajl_complete_parse` flushes the lexer
+/// with one space; a string token still incomplete after that is never
+/// reported, so `[] "abc` parses as `[]` (while `[] "abc"` is trailing
+/// garbage, and `[] "ab\` fails on the escape `\ `).
+fn is_unterminated_string(rest: &[u8]) -> bool {
+    if rest.first() != Some(&b'"') {
+        return false;
+    }
+    let flushed = [rest, b" "].concat();
+    let mut lexer = Parser {
+        text: &flushed,
+        pos: 0,
+    };
+    matches!(
+        lexer.parse_string(),
+        Err(ParseError::Invalid {
+            reason: "premature EOF",
+            ..
+        })
+    )
 }
 
 struct Parser<'a> {
@@ -320,11 +343,15 @@ impl Parser<'_> {
         } else {
             return Err(self.invalid("invalid bytes in UTF8 string"));
         };
-        let tail = self.text.get(self.pos + 1..self.pos + len);
-        match tail {
-            Some(tail) if tail.iter().all(|b| b >> 6 == 0b10) => Ok(len),
-            None => Err(self.invalid("premature EOF")),
-            Some(_) => Err(self.invalid("invalid bytes in UTF8 string")),
+        // Byte by byte, as yajl's lexer: a non-continuation byte is an error
+        // even when the text also ends before the sequence would.
+        let available = &self.text[self.pos + 1..(self.pos + len).min(self.text.len())];
+        if !available.iter().all(|b| b >> 6 == 0b10) {
+            Err(self.invalid("invalid bytes in UTF8 string"))
+        } else if available.len() < len - 1 {
+            Err(self.invalid("premature EOF"))
+        } else {
+            Ok(len)
         }
     }
 
@@ -561,6 +588,27 @@ mod tests {
 
     fn pretty(text: &[u8]) -> Vec<u8> {
         to_pretty_bytes(&parse(text).expect("parses")).expect("writes")
+    }
+
+    #[test]
+    fn an_unterminated_string_after_the_value_is_ignored_as_yajl_does() {
+        // Each case checked against libvirt 9.0.0's helper (`init` output).
+        for accepted in [&b"[1] \"abc"[..], b"[1]\"", b"[1] \"\\u00e9"] {
+            assert!(parse(accepted).is_ok(), "{}", accepted.escape_ascii());
+        }
+        for rejected in [
+            &b"[1] \"abc\""[..],
+            b"[1] \"ab\\",
+            b"[1] \"\xc3",
+            b"[1] \"\xe2\x82",
+            b"[1] \"a\\u12",
+            b"[1] \"ab\n",
+            b"[1] \"\t",
+            b"[1] x",
+            b"[1]  \"a\"b",
+        ] {
+            assert!(parse(rejected).is_err(), "{}", rejected.escape_ascii());
+        }
     }
 
     #[test]
