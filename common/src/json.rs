@@ -56,11 +56,11 @@ pub(crate) struct JsonReader<'a> {
 }
 
 impl<'a> JsonReader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Result<JsonReader<'a>, JsonError> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Ok(JsonReader { text, pos: 0 }),
-            Err(e) => Err(error_at(bytes, e.valid_up_to(), "invalid UTF-8")),
-        }
+    /// A reader over `text` (tests build one directly; the lease parsers go
+    /// through [`for_each_object_in_array`]).
+    #[cfg(test)]
+    pub(crate) fn new(text: &'a str) -> JsonReader<'a> {
+        JsonReader { text, pos: 0 }
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -461,11 +461,21 @@ fn error_at(bytes: &[u8], offset: usize, reason: &'static str) -> JsonError {
 /// Visits the elements of a top-level array, calling `on_object` for each
 /// object (positioned at its `{`) and skipping elements of any other type.
 /// A blank document is an empty array.
-pub(crate) fn for_each_object_in_array<'a>(
-    bytes: &'a [u8],
-    mut on_object: impl FnMut(&mut JsonReader<'a>) -> Result<(), JsonError>,
+///
+/// Bytes that are not UTF-8 are read as U+FFFD, so they cost only the string
+/// they are in (which then matches no query): the lease helper, like yajl,
+/// checks UTF-8 only structurally and may keep an overlong form it was
+/// given, and that must not take down every name of the network (N3, N4).
+/// Outside strings such bytes are still a syntax error.
+pub(crate) fn for_each_object_in_array(
+    bytes: &[u8],
+    mut on_object: impl for<'t> FnMut(&mut JsonReader<'t>) -> Result<(), JsonError>,
 ) -> Result<(), JsonError> {
-    let mut reader = JsonReader::new(bytes)?;
+    let text = String::from_utf8_lossy(bytes);
+    let mut reader = JsonReader {
+        text: &text,
+        pos: 0,
+    };
     if reader.at_end() {
         return Ok(());
     }
@@ -485,7 +495,7 @@ mod tests {
     use super::*;
 
     fn scalars(text: &str) -> Result<Vec<Scalar<'_>>, JsonError> {
-        let mut reader = JsonReader::new(text.as_bytes())?;
+        let mut reader = JsonReader::new(text);
         let mut array = reader.array()?;
         let mut out = Vec::new();
         while array.next(&mut reader)? {
@@ -496,10 +506,7 @@ mod tests {
     }
 
     fn accepts(text: &str) -> bool {
-        let mut reader = match JsonReader::new(text.as_bytes()) {
-            Ok(r) => r,
-            Err(_) => return false,
-        };
+        let mut reader = JsonReader::new(text);
         reader.skip_value(0).and_then(|()| reader.finish()).is_ok()
     }
 
@@ -586,8 +593,33 @@ mod tests {
         ] {
             assert!(!accepts(bad), "{bad:?}");
         }
-        assert!(JsonReader::new(b"[\"\xff\"]").is_err());
-        assert!(JsonReader::new(b"[\"\xc3\xa9\"]").is_ok());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_cost_only_their_string() {
+        let mut strings = Vec::new();
+        let mut collect = |bytes: &[u8]| {
+            strings.clear();
+            for_each_object_in_array(bytes, |reader| {
+                let mut object = reader.object()?;
+                while object.next_key(reader)?.is_some() {
+                    if let Scalar::Str(s) = reader.scalar(2)? {
+                        strings.push(s.into_owned());
+                    }
+                }
+                Ok(())
+            })
+            .map(|()| strings.clone())
+        };
+        assert_eq!(
+            collect(b"[{\"a\": \"h\xc0\x80\", \"b\": \"ok\"}, {\"c\": \"caf\xc3\xa9\"}]"),
+            Ok(vec![
+                "h\u{fffd}\u{fffd}".to_owned(),
+                "ok".to_owned(),
+                "caf\u{e9}".to_owned()
+            ])
+        );
+        assert!(collect(b"[{\"a\": 1}\xff]").is_err());
     }
 
     #[test]
@@ -628,7 +660,7 @@ mod tests {
 
     #[test]
     fn errors_say_where() {
-        let mut reader = JsonReader::new(b"[\n  {\"a\": 1,\n   }\n]").unwrap();
+        let mut reader = JsonReader::new("[\n  {\"a\": 1,\n   }\n]");
         let error = reader.skip_value(0).unwrap_err();
         assert_eq!(
             error,

@@ -32,7 +32,7 @@ pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// modified twice within one tick can keep its mtime. A file or directory
 /// whose mtime is this close to the moment we read it is re-checked on the
 /// next call even if its stamp looks unchanged (the "racy git" rule).
-const RACY_WINDOW: Duration = Duration::from_millis(100);
+pub const RACY_WINDOW: Duration = Duration::from_millis(100);
 
 /// Which files a module reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,13 +113,14 @@ impl Stamp {
         }
     }
 
-    /// Modified so recently that a second change within the same clock tick
-    /// would not show in the stamp.
+    /// Changed so recently that a second change within the same clock tick
+    /// would not show in the stamp. ctime counts too: a writer may set the
+    /// mtime back after an in-place rewrite, but cannot set the ctime.
     fn is_racy(&self, read_at: SystemTime) -> bool {
-        let (secs, nanos) = self.mtime;
-        let modified =
-            UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32);
-        modified + RACY_WINDOW >= read_at
+        let time = |(secs, nanos): (i64, i64)| {
+            UNIX_EPOCH + Duration::new(secs.max(0) as u64, nanos.clamp(0, 999_999_999) as u32)
+        };
+        time(self.mtime).max(time(self.ctime)) + RACY_WINDOW >= read_at
     }
 }
 

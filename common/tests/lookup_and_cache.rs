@@ -315,11 +315,17 @@ fn missing_dir_is_an_error_with_errno() {
     );
 }
 
-/// Sets a file's mtime well into the past, so the snapshot's racy-timestamp
-/// rule does not force a re-read and the test sees the stamp logic alone.
+/// Sets a file's mtime well into the past, as a writer hiding an in-place
+/// rewrite would.
 fn age(path: &Path) {
     let past = SystemTime::now() - Duration::from_secs(3600);
     fs::File::open(path).unwrap().set_modified(past).unwrap();
+}
+
+/// Waits until every change made so far is older than the snapshot's racy
+/// window, so that a refresh trusts unchanged stamps.
+fn outwait_racy_window() {
+    std::thread::sleep(common::lease_dir::RACY_WINDOW + Duration::from_millis(50));
 }
 
 fn vm_answer(snapshot: &LeaseDir) -> Answer {
@@ -399,13 +405,11 @@ fn snapshot_follows_every_kind_of_change() {
 #[test]
 fn unchanged_files_are_not_reparsed() {
     let dir = TempDir::new();
-    let path = dir.path().join("virbr0.status");
     dir.replace(
         "virbr0.status",
         &status(&[lease("10.0.0.1", "m", Some("vm"), 0)]),
     );
-    age(&path);
-    age(dir.path());
+    outwait_racy_window();
     let mut snapshot = LeaseDir::new(dir.path(), FileSet::Leases);
     snapshot.refresh().unwrap();
     // Make the file unreadable to this process without changing its stamp

@@ -176,7 +176,8 @@ fn oracle_leases(bytes: &[u8]) -> Result<Option<(Vec<OracleLease>, usize)>, ()> 
     if is_blank(bytes) {
         return Ok(Some((Vec::new(), 0)));
     }
-    let document: Value = serde_json::from_slice(bytes).map_err(drop)?;
+    // Like ours, read bytes that are not UTF-8 as U+FFFD.
+    let document: Value = serde_json::from_str(&String::from_utf8_lossy(bytes)).map_err(drop)?;
     let entries = document.as_array().ok_or(())?;
     let mut leases = Vec::new();
     let mut skipped = 0;
@@ -1087,14 +1088,9 @@ fn helper_merge(data: &[u8]) -> u64 {
         "the next run keeps every lease"
     );
 
-    // The NSS modules read it too. Known gap: like yajl, the helper checks
-    // UTF-8 structurally only, so an overlong form or an encoded surrogate
-    // (from argv/env or an existing file) is written as is; the modules'
-    // strict parser then ignores that whole file (N3). dnsmasq only passes
-    // ASCII names, MACs and DUIDs, so only a hand-edited file gets there.
-    if std::str::from_utf8(&written).is_err() {
-        return outcome("write-not-strict-utf8");
-    }
+    // The NSS modules read it too, even where the helper (checking UTF-8
+    // structurally, like yajl) kept an overlong form or an encoded surrogate:
+    // the modules read such bytes as U+FFFD within their string.
     let file = LeaseFile::parse(&written).unwrap_or_else(|e| {
         panic!(
             "the NSS parser rejects the helper's output ({e}):\n{}",
