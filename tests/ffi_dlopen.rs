@@ -13,6 +13,7 @@ use std::process::Command;
 use std::ptr;
 
 use integration_tests::modules;
+use integration_tests::nss_module::{hostent_addresses, GaihAddrTuple, NssModule};
 use integration_tests::prerequisites;
 use integration_tests::temp_dir::TempDir;
 
@@ -111,139 +112,6 @@ fn missing_lease_dir_is_unavailable() {
     run_inside("inner_missing_lease_dir_is_unavailable", None);
 }
 
-// ---------------------------------------------------------------- modules --
-
-type Gethostbyname3 = unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-    *mut *mut c_char,
-) -> c_int;
-type Gethostbyname2 = unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-type Gethostbyname = unsafe extern "C" fn(
-    *const c_char,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-type Gethostbyname4 = unsafe extern "C" fn(
-    *const c_char,
-    *mut *mut GaihAddrTuple,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-) -> c_int;
-type Gethostbyaddr2 = unsafe extern "C" fn(
-    *const c_void,
-    libc::socklen_t,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-) -> c_int;
-type Gethostbyaddr = unsafe extern "C" fn(
-    *const c_void,
-    libc::socklen_t,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct GaihAddrTuple {
-    next: *mut GaihAddrTuple,
-    name: *mut c_char,
-    family: c_int,
-    addr: [u32; 4],
-    scopeid: u32,
-}
-
-/// One module's six entry points.
-struct Module {
-    service: &'static str,
-    gethostbyname: Gethostbyname,
-    gethostbyname2: Gethostbyname2,
-    gethostbyname3: Gethostbyname3,
-    gethostbyname4: Gethostbyname4,
-    gethostbyaddr: Gethostbyaddr,
-    gethostbyaddr2: Gethostbyaddr2,
-}
-
-fn load(file: &str, service: &'static str) -> Module {
-    let path = CString::new(
-        modules::ours()
-            .join(file)
-            .into_os_string()
-            .into_encoded_bytes(),
-    )
-    .unwrap();
-    // SAFETY: a valid path; loading runs the module's (trivial) initialisers.
-    let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-    assert!(!handle.is_null(), "dlopen {file} failed");
-    let symbol = |function: &str| {
-        let name = CString::new(format!("_nss_{service}_{function}")).unwrap();
-        // SAFETY: a live handle and a NUL-terminated name.
-        let address = unsafe { libc::dlsym(handle, name.as_ptr()) };
-        assert!(!address.is_null(), "{file} lacks {name:?}");
-        address
-    };
-    // SAFETY: each symbol has the glibc NSS signature its name promises.
-    unsafe {
-        Module {
-            service,
-            gethostbyname: std::mem::transmute::<*mut c_void, Gethostbyname>(symbol(
-                "gethostbyname_r",
-            )),
-            gethostbyname2: std::mem::transmute::<*mut c_void, Gethostbyname2>(symbol(
-                "gethostbyname2_r",
-            )),
-            gethostbyname3: std::mem::transmute::<*mut c_void, Gethostbyname3>(symbol(
-                "gethostbyname3_r",
-            )),
-            gethostbyname4: std::mem::transmute::<*mut c_void, Gethostbyname4>(symbol(
-                "gethostbyname4_r",
-            )),
-            gethostbyaddr: std::mem::transmute::<*mut c_void, Gethostbyaddr>(symbol(
-                "gethostbyaddr_r",
-            )),
-            gethostbyaddr2: std::mem::transmute::<*mut c_void, Gethostbyaddr2>(symbol(
-                "gethostbyaddr2_r",
-            )),
-        }
-    }
-}
-
-fn both_modules() -> [Module; 2] {
-    [
-        load(modules::LIBVIRT, "libvirt"),
-        load(modules::LIBVIRT_GUEST, "libvirt_guest"),
-    ]
-}
-
 // ---------------------------------------------------------------- calling --
 
 /// Which entry point a call goes through.
@@ -315,34 +183,22 @@ impl Arena {
     }
 }
 
-fn hostent_addresses(h: &libc::hostent) -> Vec<IpAddr> {
-    let mut out = Vec::new();
-    // SAFETY: on SUCCESS the module filled a NULL-terminated h_addr_list of
-    // h_length-byte addresses.
+/// The addresses of a filled hostent, checking that every pointer glibc
+/// will follow is aligned and that there are no aliases.
+fn checked_hostent_addresses(h: &libc::hostent) -> Vec<IpAddr> {
+    let pointer_align = std::mem::align_of::<*mut c_char>();
+    assert_eq!(h.h_aliases as usize % pointer_align, 0, "h_aliases aligned");
+    assert_eq!(
+        h.h_addr_list as usize % pointer_align,
+        0,
+        "h_addr_list aligned"
+    );
+    // SAFETY: on SUCCESS the module filled h_aliases (NULL-terminated) and
+    // h_addr_list inside our live buffer.
     unsafe {
-        let mut p = h.h_addr_list;
-        while !(*p).is_null() {
-            assert_eq!(
-                p as usize % std::mem::align_of::<*mut c_char>(),
-                0,
-                "h_addr_list aligned"
-            );
-            let bytes = std::slice::from_raw_parts(*p as *const u8, h.h_length as usize);
-            out.push(match bytes.len() {
-                4 => IpAddr::from(<[u8; 4]>::try_from(bytes).unwrap()),
-                16 => IpAddr::from(<[u8; 16]>::try_from(bytes).unwrap()),
-                n => panic!("h_length {n}"),
-            });
-            p = p.add(1);
-        }
         assert!((*h.h_aliases).is_null(), "no aliases");
-        assert_eq!(
-            h.h_aliases as usize % std::mem::align_of::<*mut c_char>(),
-            0,
-            "h_aliases aligned"
-        );
+        hostent_addresses(h)
     }
-    out
 }
 
 fn tuple_addresses(first: *const GaihAddrTuple) -> (String, Vec<IpAddr>) {
@@ -374,7 +230,7 @@ fn tuple_addresses(first: *const GaihAddrTuple) -> (String, Vec<IpAddr>) {
 
 /// Calls `entry` for `name` with a buffer of `buflen` bytes at `misalign`.
 fn call(
-    module: &Module,
+    module: &NssModule,
     entry: Entry,
     name: &str,
     buflen: usize,
@@ -393,12 +249,18 @@ fn call(
         let n = name_c.as_ptr();
         let status = match entry {
             Entry::ByName => {
-                (module.gethostbyname)(n, &mut result, buffer, buflen, &mut errno, &mut herrno)
+                (module.gethostbyname_r)(n, &mut result, buffer, buflen, &mut errno, &mut herrno)
             }
-            Entry::ByName2(af) => {
-                (module.gethostbyname2)(n, af, &mut result, buffer, buflen, &mut errno, &mut herrno)
-            }
-            Entry::ByName3(af) => (module.gethostbyname3)(
+            Entry::ByName2(af) => (module.gethostbyname2_r)(
+                n,
+                af,
+                &mut result,
+                buffer,
+                buflen,
+                &mut errno,
+                &mut herrno,
+            ),
+            Entry::ByName3(af) => (module.gethostbyname3_r)(
                 n,
                 af,
                 &mut result,
@@ -409,7 +271,7 @@ fn call(
                 &mut ttl,
                 &mut canon,
             ),
-            Entry::ByName4 => (module.gethostbyname4)(
+            Entry::ByName4 => (module.gethostbyname4_r)(
                 n,
                 &mut pat,
                 buffer,
@@ -430,7 +292,7 @@ fn call(
                     assert_eq!(canon, result.h_name, "canonical name is h_name");
                 }
                 let h_name = CStr::from_ptr(result.h_name).to_string_lossy().into_owned();
-                let addresses = hostent_addresses(&result);
+                let addresses = checked_hostent_addresses(&result);
                 let expected_family = match entry {
                     Entry::ByName2(libc::AF_INET6) | Entry::ByName3(libc::AF_INET6) => {
                         libc::AF_INET6
@@ -487,7 +349,7 @@ const BIG: usize = 64 * 1024;
 #[ignore = "runs inside a mount namespace, started by entry_points_answer_like_glibc_expects"]
 fn inner_entry_points_answer_like_glibc_expects() {
     assert_inside();
-    let [libvirt, guest] = both_modules();
+    let [libvirt, guest] = NssModule::both();
     let fedora = [
         "192.168.122.197",
         "192.168.122.198",
@@ -569,7 +431,7 @@ fn inner_entry_points_answer_like_glibc_expects() {
     }
 }
 
-fn reverse(module: &Module, address: IpAddr, with_ttl: bool) -> Reply {
+fn reverse(module: &NssModule, address: IpAddr, with_ttl: bool) -> Reply {
     let (bytes, af): (Vec<u8>, c_int) = match address {
         IpAddr::V4(a) => (a.octets().to_vec(), libc::AF_INET),
         IpAddr::V6(a) => (a.octets().to_vec(), libc::AF_INET6),
@@ -582,7 +444,7 @@ fn reverse(module: &Module, address: IpAddr, with_ttl: bool) -> Reply {
         let addr = bytes.as_ptr() as *const c_void;
         let len = bytes.len() as libc::socklen_t;
         let status = if with_ttl {
-            (module.gethostbyaddr2)(
+            (module.gethostbyaddr2_r)(
                 addr,
                 len,
                 af,
@@ -594,7 +456,7 @@ fn reverse(module: &Module, address: IpAddr, with_ttl: bool) -> Reply {
                 &mut ttl,
             )
         } else {
-            (module.gethostbyaddr)(
+            (module.gethostbyaddr_r)(
                 addr,
                 len,
                 af,
@@ -608,7 +470,7 @@ fn reverse(module: &Module, address: IpAddr, with_ttl: bool) -> Reply {
         let answer = (status == SUCCESS).then(|| {
             assert_eq!(result.h_addrtype, af);
             let name = CStr::from_ptr(result.h_name).to_string_lossy().into_owned();
-            (name, hostent_addresses(&result))
+            (name, checked_hostent_addresses(&result))
         });
         Reply {
             status,
@@ -624,7 +486,7 @@ fn reverse(module: &Module, address: IpAddr, with_ttl: bool) -> Reply {
 fn inner_short_buffers_ask_for_more_and_never_write_past_buflen() {
     assert_inside();
     let too_small = failed(TRYAGAIN, libc::ERANGE, NETDB_INTERNAL);
-    for module in both_modules() {
+    for module in NssModule::both() {
         for entry in ALL_ENTRIES {
             for name in ["fedora", "gentoo", "nope"] {
                 let (reference, _) = call(&module, entry, name, BIG, 0);
@@ -688,7 +550,7 @@ fn inner_short_buffers_ask_for_more_and_never_write_past_buflen() {
 #[ignore = "runs inside a mount namespace, started by unaligned_buffers_and_caller_supplied_tuples"]
 fn inner_unaligned_buffers_and_caller_supplied_tuples() {
     assert_inside();
-    for module in both_modules() {
+    for module in NssModule::both() {
         for entry in ALL_ENTRIES {
             let (reference, _) = call(&module, entry, "gentoo", BIG, 0);
             for misalign in 1..8 {
@@ -720,7 +582,7 @@ fn inner_unaligned_buffers_and_caller_supplied_tuples() {
         let (mut errno, mut herrno) = (ERRNO_SENTINEL, ERRNO_SENTINEL);
         // SAFETY: valid pointers per the NSS contract; *pat is writable.
         let status = unsafe {
-            (module.gethostbyname4)(
+            (module.gethostbyname4_r)(
                 name.as_ptr(),
                 &mut pat,
                 arena.start(),
@@ -747,7 +609,7 @@ fn inner_unaligned_buffers_and_caller_supplied_tuples() {
 fn inner_missing_lease_dir_is_unavailable() {
     assert_inside();
     assert!(!Path::new("/var/lib/libvirt/dnsmasq").exists());
-    for module in both_modules() {
+    for module in NssModule::both() {
         for entry in [
             Entry::ByName,
             Entry::ByName2(libc::AF_INET6),

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::leasehelper;
 use integration_tests::modules;
+use integration_tests::nss_module::{hostent_addresses, hostent_name, GaihAddrTuple, NssModule};
 use integration_tests::prerequisites;
 use integration_tests::temp_dir::set_mode;
 
@@ -176,126 +177,7 @@ fn fork_during_lookups_leaves_a_working_child() {
     run_here("inner_fork_during_lookups_leaves_a_working_child");
 }
 
-// ---------------------------------------------------------------- modules --
-
-type ByName3 = unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-    *mut *mut c_char,
-) -> c_int;
-type ByName2 = unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-type ByName = unsafe extern "C" fn(
-    *const c_char,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-type ByName4 = unsafe extern "C" fn(
-    *const c_char,
-    *mut *mut Tuple,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-) -> c_int;
-type ByAddr2 = unsafe extern "C" fn(
-    *const c_void,
-    libc::socklen_t,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-) -> c_int;
-type ByAddr = unsafe extern "C" fn(
-    *const c_void,
-    libc::socklen_t,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Tuple {
-    next: *mut Tuple,
-    name: *mut c_char,
-    family: c_int,
-    addr: [u32; 4],
-    scopeid: u32,
-}
-
-#[derive(Clone, Copy)]
-struct Module {
-    guest: bool,
-    by_name: ByName,
-    by_name2: ByName2,
-    by_name3: ByName3,
-    by_name4: ByName4,
-    by_addr: ByAddr,
-    by_addr2: ByAddr2,
-}
-
-fn load(file: &str, service: &str, guest: bool) -> Module {
-    let path = CString::new(
-        modules::ours()
-            .join(file)
-            .into_os_string()
-            .into_encoded_bytes(),
-    )
-    .expect("no NUL in path");
-    // SAFETY: a valid path; the module's initialisers are trivial.
-    let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-    assert!(!handle.is_null(), "dlopen {file} failed");
-    let symbol = |function: &str| {
-        let name = CString::new(format!("_nss_{service}_{function}")).expect("no NUL");
-        // SAFETY: a live handle and a NUL-terminated name.
-        let address = unsafe { libc::dlsym(handle, name.as_ptr()) };
-        assert!(!address.is_null(), "{file} lacks {name:?}");
-        address
-    };
-    // SAFETY: each symbol has the glibc NSS signature its name promises.
-    unsafe {
-        Module {
-            guest,
-            by_name: std::mem::transmute::<*mut c_void, ByName>(symbol("gethostbyname_r")),
-            by_name2: std::mem::transmute::<*mut c_void, ByName2>(symbol("gethostbyname2_r")),
-            by_name3: std::mem::transmute::<*mut c_void, ByName3>(symbol("gethostbyname3_r")),
-            by_name4: std::mem::transmute::<*mut c_void, ByName4>(symbol("gethostbyname4_r")),
-            by_addr: std::mem::transmute::<*mut c_void, ByAddr>(symbol("gethostbyaddr_r")),
-            by_addr2: std::mem::transmute::<*mut c_void, ByAddr2>(symbol("gethostbyaddr2_r")),
-        }
-    }
-}
-
-fn both_modules() -> [Module; 2] {
-    [
-        load(modules::LIBVIRT, "libvirt", false),
-        load(modules::LIBVIRT_GUEST, "libvirt_guest", true),
-    ]
-}
+// ---------------------------------------------------------------- lookups --
 
 const SUCCESS: c_int = 1;
 const NOTFOUND: c_int = 0;
@@ -309,28 +191,13 @@ struct Reply {
 }
 
 fn hostent_answer(h: &libc::hostent) -> (String, Vec<IpAddr>) {
-    // SAFETY: on SUCCESS the module filled h_name and a NULL-terminated
-    // h_addr_list of h_length-byte addresses inside our buffer.
-    unsafe {
-        let name = CStr::from_ptr(h.h_name).to_string_lossy().into_owned();
-        let mut list = Vec::new();
-        let mut p = h.h_addr_list;
-        while !(*p).is_null() {
-            let bytes = std::slice::from_raw_parts(*p as *const u8, h.h_length as usize);
-            list.push(match bytes.len() {
-                4 => IpAddr::from(<[u8; 4]>::try_from(bytes).expect("4")),
-                16 => IpAddr::from(<[u8; 16]>::try_from(bytes).expect("16")),
-                n => panic!("h_length {n}"),
-            });
-            p = p.add(1);
-        }
-        (name, list)
-    }
+    // SAFETY: called on SUCCESS only, while the buffer is alive.
+    unsafe { (hostent_name(h), hostent_addresses(h)) }
 }
 
 /// The six entry points, by number (0-5), for `name` or `address`; `af`
 /// for `gethostbyname2_r`/`3_r`.
-fn call(module: &Module, entry: usize, af: c_int, name: &str, address: IpAddr) -> Reply {
+fn call(module: &NssModule, entry: usize, af: c_int, name: &str, address: IpAddr) -> Reply {
     let name_c = CString::new(name).expect("no NUL");
     let mut buffer = vec![0u8; BUFLEN];
     let buf = buffer.as_mut_ptr() as *mut c_char;
@@ -342,9 +209,9 @@ fn call(module: &Module, entry: usize, af: c_int, name: &str, address: IpAddr) -
         let mut h: libc::hostent = std::mem::zeroed();
         let n = name_c.as_ptr();
         let status = match entry {
-            0 => (module.by_name)(n, &mut h, buf, BUFLEN, &mut errno, &mut herrno),
-            1 => (module.by_name2)(n, af, &mut h, buf, BUFLEN, &mut errno, &mut herrno),
-            2 => (module.by_name3)(
+            0 => (module.gethostbyname_r)(n, &mut h, buf, BUFLEN, &mut errno, &mut herrno),
+            1 => (module.gethostbyname2_r)(n, af, &mut h, buf, BUFLEN, &mut errno, &mut herrno),
+            2 => (module.gethostbyname3_r)(
                 n,
                 af,
                 &mut h,
@@ -356,9 +223,16 @@ fn call(module: &Module, entry: usize, af: c_int, name: &str, address: IpAddr) -
                 &mut canon,
             ),
             3 => {
-                let mut pat: *mut Tuple = ptr::null_mut();
-                let status =
-                    (module.by_name4)(n, &mut pat, buf, BUFLEN, &mut errno, &mut herrno, &mut ttl);
+                let mut pat: *mut GaihAddrTuple = ptr::null_mut();
+                let status = (module.gethostbyname4_r)(
+                    n,
+                    &mut pat,
+                    buf,
+                    BUFLEN,
+                    &mut errno,
+                    &mut herrno,
+                    &mut ttl,
+                );
                 let answer = (status == SUCCESS).then(|| {
                     let mut list = Vec::new();
                     let mut tname = String::new();
@@ -392,9 +266,18 @@ fn call(module: &Module, entry: usize, af: c_int, name: &str, address: IpAddr) -
                 let a = bytes.as_ptr() as *const c_void;
                 let len = bytes.len() as libc::socklen_t;
                 if entry == 4 {
-                    (module.by_addr)(a, len, af, &mut h, buf, BUFLEN, &mut errno, &mut herrno)
+                    (module.gethostbyaddr_r)(
+                        a,
+                        len,
+                        af,
+                        &mut h,
+                        buf,
+                        BUFLEN,
+                        &mut errno,
+                        &mut herrno,
+                    )
                 } else {
-                    (module.by_addr2)(
+                    (module.gethostbyaddr2_r)(
                         a,
                         len,
                         af,
@@ -663,7 +546,7 @@ fn writer(steps: u64, counters: &Counters, stop: &AtomicBool) {
 
 /// One random lookup, checked against every state the dir can be in.
 /// Returns a description of the violation, if any.
-fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
+fn check_one(module: &NssModule, rng: &mut Rng) -> Result<(), String> {
     let entry = rng.below(6);
     let af = [libc::AF_INET, libc::AF_INET6, libc::AF_UNSPEC][rng.below(3)];
     // Which families the entry point answers (AF_UNSPEC is IPv4 there, N13).
@@ -676,8 +559,8 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
     let k = rng.below(HOSTS);
     let (ip4, ip6) = (IpAddr::V4(host_ip(net, k)), IpAddr::V6(host_ip6(net, k)));
     let ip = if rng.below(3) == 0 { ip6 } else { ip4 };
-    let wanted_name = |module: &Module| {
-        if module.guest {
+    let wanted_name = |module: &NssModule| {
+        if module.is_guest() {
             vec![domain_name(net, k)]
         } else {
             vec![host_name(net, k, false), host_name(net, k, true)]
@@ -686,7 +569,12 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
     let pick = rng.below(10);
     let (query, address) = match (entry, pick) {
         (0..=3, 0) => (
-            if module.guest { "epochdom" } else { "epoch" }.to_owned(),
+            if module.is_guest() {
+                "epochdom"
+            } else {
+                "epoch"
+            }
+            .to_owned(),
             ip,
         ),
         (0..=3, 1) => ("no-such-vm".to_owned(), ip),
@@ -708,7 +596,7 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
     let reply = call(module, entry, af, &query, address);
     let what = format!(
         "guest={} entry={entry} af={af} query={query:?} address={address}: {reply:?}",
-        module.guest
+        module.is_guest()
     );
     match reply.status {
         SUCCESS | NOTFOUND => {}
@@ -726,7 +614,11 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
             return Err(format!("reverse answer lists other addresses: {what}"));
         }
         let ok = if pick == 0 {
-            name == if module.guest { "epochdom" } else { "epoch" }
+            name == if module.is_guest() {
+                "epochdom"
+            } else {
+                "epoch"
+            }
         } else {
             wanted_name(module).contains(&name)
         };
@@ -772,7 +664,7 @@ fn check_one(module: &Module, rng: &mut Rng) -> Result<(), String> {
 }
 
 fn readers(
-    modules: [Module; 2],
+    modules: [NssModule; 2],
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     failures: Arc<Mutex<Vec<String>>>,
@@ -856,7 +748,7 @@ fn inner_lookups_stay_consistent_while_the_helper_rewrites_leases() {
     assert_inside();
     let started = Instant::now();
     set_up(Path::new(LEASE_DIR));
-    let modules = both_modules();
+    let modules = NssModule::both();
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -883,7 +775,7 @@ fn inner_lookups_stay_consistent_while_the_helper_rewrites_leases() {
 /// In a forked child: a few lookups through every entry point of both
 /// modules, then exec `/bin/true` (or `_exit` with an error code). Never prints through Rust's stdout/stderr (their
 /// locks may have been held by another thread at the fork).
-fn child_after_fork(modules: &[Module; 2], seed: u64) -> ! {
+fn child_after_fork(modules: &[NssModule; 2], seed: u64) -> ! {
     let result = std::panic::catch_unwind(|| {
         let mut rng = Rng(seed | 1);
         for _ in 0..24 {
@@ -922,7 +814,7 @@ fn inner_fork_during_lookups_leaves_a_working_child() {
     assert_inside();
     let started = Instant::now();
     set_up(Path::new(LEASE_DIR));
-    let modules = both_modules();
+    let modules = NssModule::both();
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));

@@ -3,12 +3,14 @@
 //! getent end-to-end harness: `prerequisites` (skip vs fail), `modules` (which
 //! module dirs are compared), `temp_dir` (lease dirs with safe modes),
 //! `lease_format` + `synthetic` (lease files in the real writers' bytes),
-//! `getent` (lookups inside `scripts/nsenv.sh` namespaces).
+//! `getent` (lookups inside `scripts/nsenv.sh` namespaces); `nss_module` (a built
+//! module `dlopen`ed in-process); `leasehelper` (the helpers side by side).
 
 pub mod getent;
 pub mod lease_format;
 pub mod leasehelper;
 pub mod modules;
+pub mod nss_module;
 pub mod prerequisites;
 pub mod synthetic;
 pub mod temp_dir;
