@@ -1,28 +1,14 @@
 //! `libvirt_leaseshelper`: the `dnsmasq --dhcp-script` that keeps libvirt's
 //! `<bridge>.status` lease database, a drop-in for libvirt 9.0.0's helper.
 //! See README.md for what differs from the C helper (DECISIONS.md H6-H8).
-
-mod atomic_write;
-mod cli;
-mod config;
-mod corrupt;
-mod duid;
-mod error;
-mod expiry;
-mod init_output;
-mod json;
-mod leases;
-mod lock;
-mod run;
-mod status_file;
-#[cfg(test)]
-mod test_dir;
+//! The work is in the library (`lib.rs`); this is argv/env in, exit code out.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
-use cli::Invocation;
+use leasehelper::cli::{self, Invocation};
+use leasehelper::run;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
