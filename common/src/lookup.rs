@@ -97,12 +97,19 @@ pub fn lookup_domain(dir: &LeaseDir, name: &[u8], family: Family, now: i64) -> A
         // Unlike C (UNAVAIL), an unknown domain is simply not found (N16).
         return Answer::NotFound;
     }
+    lookup_macs(dir, &macs, family, now)
+}
+
+/// Live leases of any of `macs` (ignoring ASCII case, N8), across all
+/// networks, ranked as a forward lookup ranks them. The SSH proxy asks this
+/// with the MACs of a running domain's NICs.
+pub fn lookup_macs<M: AsRef<str>>(dir: &LeaseDir, macs: &[M], family: Family, now: i64) -> Answer {
     let mut collector = Collector::new(family, now);
     let mut ids = Vec::new();
     for file in dir.lease_files() {
         ids.clear();
-        for mac in &macs {
-            file.find_by_mac(mac.as_bytes(), &mut ids);
+        for mac in macs {
+            file.find_by_mac(mac.as_ref().as_bytes(), &mut ids);
         }
         ids.sort_unstable();
         ids.dedup();
