@@ -3,7 +3,7 @@
 //! `ProxyCommand ssh hypervisor libvirt-ssh-proxy %h %p`).
 
 use std::fs::File;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
@@ -66,21 +66,34 @@ pub fn pass_fd(conn: &OwnedFd) -> io::Result<()> {
 /// connection's peer closes. Stdin's end is passed on as a half-close, so
 /// the server sees EOF and the session still drains.
 pub fn relay(conn: OwnedFd) -> io::Result<()> {
-    // Unbuffered on both sides: std's stdout is line-buffered, and an SSH
-    // packet held back waiting for a newline would stall the session.
     let mut stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
     let mut stdout = File::from(io::stdout().as_fd().try_clone_to_owned()?);
     let mut upstream = File::from(conn.try_clone()?);
     let half_close = conn.try_clone()?;
     std::thread::spawn(move || {
-        let _ = io::copy(&mut stdin, &mut upstream);
+        let _ = pump(&mut stdin, &mut upstream);
         let _ = shutdown(half_close.as_raw_fd(), Shutdown::Write);
     });
-    let mut downstream = File::from(conn);
-    match io::copy(&mut downstream, &mut stdout) {
+    match pump(&mut File::from(conn), &mut stdout) {
         // ssh went away first: not our failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e),
-        Ok(_) => Ok(()),
+        other => other,
+    }
+}
+
+/// Copies until EOF, passing on each read at once. Not `io::copy`: std's
+/// line-buffered stdout would hold back SSH packets without a newline, and
+/// its `splice` fast path stalled the session between a socket and ssh's
+/// pipes (measured: no banner ever reached ssh).
+fn pump(from: &mut File, to: &mut File) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
     }
 }
