@@ -7,10 +7,14 @@
 #   valgrind         memcheck over the in-process FFI tests
 #   lintian          checks the .deb packages built by make deb (make test)
 #   strace           syscall-level checks of the lease helper's lock and atomic write
+#   openssh-client, openssh-server
+#                    the SSH proxy end to end: a real ssh against a real sshd,
+#                    which the tests start in a private network namespace
+#                    (installing does not start a server where policy-rc.d forbids it)
 # --no-install-recommends keeps libvirt-daemon from pulling in qemu; nothing
 # is started or enabled, and /etc/nsswitch.conf is not touched.
 set -euo pipefail
-PACKAGES=(libnss-libvirt libvirt-daemon dnsmasq-base udhcpc busybox isc-dhcp-client iproute2 util-linux valgrind lintian strace gcc libc6-dev)
+PACKAGES=(libnss-libvirt libvirt-daemon dnsmasq-base udhcpc busybox isc-dhcp-client iproute2 util-linux valgrind lintian strace gcc libc6-dev openssh-client openssh-server)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,6 +31,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Never start a service (sshd, libvirtd) on the host: where the image has no
+# policy-rc.d, one that forbids starts is in place for the install only.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-test-deps: done"

@@ -4,7 +4,8 @@
 //! module dirs are compared), `temp_dir` (lease dirs with safe modes),
 //! `lease_format` + `synthetic` (lease files in the real writers' bytes),
 //! `getent` (lookups inside `scripts/nsenv.sh` namespaces); `nss_module` (a built
-//! module `dlopen`ed in-process); `leasehelper` (the helpers side by side).
+//! module `dlopen`ed in-process); `leasehelper` (the helpers side by side);
+//! `ssh_proxy` (the SSH proxy, its fixture, and a real sshd in a netns).
 
 pub mod getent;
 pub mod lease_format;
@@ -12,5 +13,6 @@ pub mod leasehelper;
 pub mod modules;
 pub mod nss_module;
 pub mod prerequisites;
+pub mod ssh_proxy;
 pub mod synthetic;
 pub mod temp_dir;
