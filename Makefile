@@ -5,7 +5,7 @@
 #   make demo      sample VMs through getent and libvirt-nss in a private namespace (no host change)
 #   make deb       Debian packages in target/debian/ (cargo-deb), checked by scripts/check-debs.sh
 #   make fuzz      every fuzz target for FUZZ_SECONDS (default 60) each; crashes land in fuzz/artifacts/
-#   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR, BINDIR
+#   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR, BINDIR, SSHCONFDIR
 SHELL := /bin/bash
 CARGO ?= cargo
 PREFIX ?= /usr
@@ -13,6 +13,9 @@ MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 LIBDIR ?= $(PREFIX)/lib/$(MULTIARCH)
 LIBEXECDIR ?= $(PREFIX)/libexec/libvirt-nss-rs
 BINDIR ?= $(PREFIX)/bin
+# Read before libvirt's 30-libvirt-ssh-proxy.conf (ssh keeps the first value).
+SSHCONFDIR ?= /etc/ssh/ssh_config.d
+SSH_SNIPPET := 29-libvirt-nss-rs-ssh-proxy.conf
 MODULES_DIR := target/modules
 RELEASE := target/release
 
@@ -56,10 +59,18 @@ install: build
 	install -m 0644 $(MODULES_DIR)/libnss_libvirt_guest.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
 	install -m 0755 $(RELEASE)/libvirt_leaseshelper $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper
 	install -m 0755 $(RELEASE)/libvirt-nss $(DESTDIR)$(BINDIR)/libvirt-nss
+	install -m 0755 $(RELEASE)/libvirt-ssh-proxy $(DESTDIR)$(BINDIR)/libvirt-ssh-proxy
+	# ssh refuses a config file that is not root-owned or is writable by others.
+	install -d $(DESTDIR)$(SSHCONFDIR)
+	sed 's|/usr/bin/libvirt-ssh-proxy|$(BINDIR)/libvirt-ssh-proxy|' ssh-proxy/$(SSH_SNIPPET) > $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET).tmp
+	chmod 0644 $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET).tmp
+	if [ "$$(id -u)" = 0 ]; then chown root:root $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET).tmp; fi
+	mv $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET).tmp $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnss_libvirt.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
 	rm -f $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper $(DESTDIR)$(BINDIR)/libvirt-nss
+	rm -f $(DESTDIR)$(BINDIR)/libvirt-ssh-proxy $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET)
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 clean:

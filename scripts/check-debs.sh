@@ -15,6 +15,9 @@
 #   libvirt-leaseshelper-rs  /usr/libexec/libvirt-nss-rs/libvirt_leaseshelper,
 #                            diverts libvirt's /usr/lib/libvirt/libvirt_leaseshelper
 #   libvirt-nss-cli          /usr/bin/libvirt-nss
+#   libvirt-ssh-proxy-rs     /usr/bin/libvirt-ssh-proxy and its ssh_config snippet
+#                            /etc/ssh/ssh_config.d/29-libvirt-nss-rs-ssh-proxy.conf
+#                            (no path shared with libvirt's libvirt-ssh-proxy)
 # Needs cargo-deb (installed with `cargo install cargo-deb --locked` when
 # missing) and dpkg-deb.
 set -euo pipefail
@@ -47,7 +50,7 @@ if [ "$BUILD" = 1 ]; then
     make --no-print-directory build
 fi
 mkdir -p "$OUT"
-rm -f "$OUT"/libnss-libvirt-rs_*.deb "$OUT"/libvirt-leaseshelper-rs_*.deb "$OUT"/libvirt-nss-cli_*.deb
+rm -f "$OUT"/libnss-libvirt-rs_*.deb "$OUT"/libvirt-leaseshelper-rs_*.deb "$OUT"/libvirt-nss-cli_*.deb "$OUT"/libvirt-ssh-proxy-rs_*.deb
 
 # Built once by `make build` (the whole workspace, release profile);
 # cargo-deb only packages.
@@ -55,6 +58,7 @@ echo "== cargo deb"
 cargo deb --no-build -q -p nss-libvirt --multiarch=same -o "$OUT"
 cargo deb --no-build -q -p leasehelper -o "$OUT"
 cargo deb --no-build -q -p libvirt-nss-cli -o "$OUT"
+cargo deb --no-build -q -p ssh-proxy -o "$OUT"
 
 deb_of() {
     local debs=("$OUT/$1"_*.deb)
@@ -64,7 +68,8 @@ deb_of() {
 NSS=$(deb_of libnss-libvirt-rs)
 HELPER=$(deb_of libvirt-leaseshelper-rs)
 CLI=$(deb_of libvirt-nss-cli)
-ls -l "$NSS" "$HELPER" "$CLI"
+PROXY=$(deb_of libvirt-ssh-proxy-rs)
+ls -l "$NSS" "$HELPER" "$CLI" "$PROXY"
 
 # has_file DEB PATH MODE: DEB contains ./PATH with permissions MODE (ls -l form).
 has_file() {
@@ -154,6 +159,32 @@ else
     fail "packaged CLI does not run"
 fi
 
+echo "== libvirt-ssh-proxy-rs"
+SNIPPET=etc/ssh/ssh_config.d/29-libvirt-nss-rs-ssh-proxy.conf
+has_file "$PROXY" "usr/bin/libvirt-ssh-proxy" -rwxr-xr-x
+has_file "$PROXY" "$SNIPPET" -rw-r--r--
+field "$PROXY" Package '^libvirt-ssh-proxy-rs$'
+field "$PROXY" Depends 'openssh-client'
+field "$PROXY" Recommends 'libvirt0'
+dpkg-deb -c "$PROXY" | awk '$NF ~ /^\.\/etc\// { if ($2 != "0/0" && $2 != "root/root") bad = 1 } END { exit bad }' \
+    && pass "libvirt-ssh-proxy-rs: /etc files owned by root" || fail "libvirt-ssh-proxy-rs: /etc file not root-owned"
+dpkg-deb -e "$PROXY" "$WORK/proxy-control"
+grep -qx "/$SNIPPET" "$WORK/proxy-control/conffiles" \
+    && pass "libvirt-ssh-proxy-rs: the snippet is a conffile" || fail "libvirt-ssh-proxy-rs: snippet is not a conffile"
+if dpkg-deb -c "$PROXY" | awk '{print $NF}' | grep -qE '^\./(usr/libexec/libvirt-ssh-proxy|etc/ssh/ssh_config.d/30-libvirt-ssh-proxy.conf)$'; then
+    fail "libvirt-ssh-proxy-rs ships a path of libvirt's own libvirt-ssh-proxy package"
+else
+    pass "libvirt-ssh-proxy-rs shares no path with libvirt's libvirt-ssh-proxy package"
+fi
+dpkg-deb -x "$PROXY" "$WORK/proxy"
+if version=$("$WORK/proxy/usr/bin/libvirt-ssh-proxy" --version); then
+    pass "packaged proxy runs: $version"
+else
+    fail "packaged proxy does not run"
+fi
+grep -q 'ProxyCommand /usr/bin/libvirt-ssh-proxy %h %p %n' "$WORK/proxy/$SNIPPET" \
+    && pass "snippet runs the packaged proxy with %h %p %n" || fail "snippet does not point at /usr/bin/libvirt-ssh-proxy"
+
 echo "== install / upgrade / remove with dpkg in a sandbox (overlays in a private mount namespace)"
 sandbox_out=$("$ROOT/scripts/deb-sandbox-test.sh" "$OUT" 2>&1) || true
 echo "$sandbox_out"
@@ -163,7 +194,7 @@ if command -v lintian >/dev/null; then
     echo "== lintian"
     # Errors fail the check; warnings are shown. (Our packages are not
     # uploaded to Debian: no changelog or signed upstream tarball.)
-    out=$(lintian --tag-display-limit 0 "$NSS" "$HELPER" "$CLI" 2>&1) || true
+    out=$(lintian --tag-display-limit 0 "$NSS" "$HELPER" "$CLI" "$PROXY" 2>&1) || true
     [ -z "$out" ] || echo "$out"
     if grep -q '^E: ' <<<"$out"; then
         fail "lintian reports errors"

@@ -7,7 +7,8 @@
 # Checks: the lease helper's diversion and symlink appear on install and
 # vanish on removal (libvirt's C helper back in place); libnss-libvirt-rs
 # takes over from libnss-libvirt (when installed) without losing its modules
-# on a merged-/usr system; the CLI runs.
+# on a merged-/usr system; the CLI runs; the SSH proxy's snippet is a
+# root-owned 0644 conffile that `ssh -G` selects, removed on purge.
 set -euo pipefail
 
 if [ "${_DEB_SANDBOX_INSIDE:-}" != 1 ]; then
@@ -88,5 +89,25 @@ fi
 v=$(libvirt-nss --version 2>&1) && pass "installed: $v" || fail "libvirt-nss does not run"
 quiet "${DPKG[@]}" -r libnss-libvirt-rs libvirt-nss-cli || fail "dpkg -r libnss-libvirt-rs libvirt-nss-cli"
 [ ! -e "/usr/lib/$MA/libnss_libvirt.so.2" ] && pass "removed: modules gone" || fail "removed: module left"
+
+# --- SSH proxy ---------------------------------------------------------------
+SNIPPET=/etc/ssh/ssh_config.d/29-libvirt-nss-rs-ssh-proxy.conf
+quiet "${DPKG[@]}" -i "$OUT"/libvirt-ssh-proxy-rs_*.deb || fail "dpkg -i libvirt-ssh-proxy-rs"
+[ "$(stat -c '%U:%G %a' "$SNIPPET" 2>/dev/null)" = "root:root 644" ] \
+    && pass "installed: $SNIPPET root-owned 0644" || fail "installed: $SNIPPET missing or wrong owner/mode"
+# What ssh itself selects for qemu/NAME and qemu%NAME once the package is
+# installed (ssh -G prints the command before %-expansion).
+if command -v ssh >/dev/null; then
+    sel=$(ssh -G qemu/SomeVM 2>/dev/null | awk '$1 == "proxycommand" { $1 = ""; print substr($0, 2) }')
+    sel2=$(ssh -G 'qemu%SomeVM' 2>/dev/null | awk '$1 == "proxycommand" { $1 = ""; print substr($0, 2) }')
+    [ "$sel" = "/usr/bin/libvirt-ssh-proxy %h %p %n" ] && [ "$sel2" = "$sel" ] \
+        && pass "ssh -G qemu/SomeVM selects our ProxyCommand: $sel" || fail "ssh -G qemu/SomeVM selects '$sel'"
+fi
+quiet "${DPKG[@]}" -r libvirt-ssh-proxy-rs || fail "dpkg -r libvirt-ssh-proxy-rs"
+[ ! -e /usr/bin/libvirt-ssh-proxy ] && pass "removed: proxy gone" || fail "removed: proxy left"
+[ -e "$SNIPPET" ] && pass "removed (not purged): the conffile stays, as dpkg keeps conffiles" \
+    || fail "removed: conffile vanished before purge"
+quiet "${DPKG[@]}" -P libvirt-ssh-proxy-rs || fail "dpkg -P libvirt-ssh-proxy-rs"
+[ ! -e "$SNIPPET" ] && pass "purged: snippet gone" || fail "purged: $SNIPPET left"
 
 exit $((FAILS > 0))
