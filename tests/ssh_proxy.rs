@@ -306,6 +306,34 @@ fn ssh_reaches_a_domain_through_its_lease() {
         "{stderr}"
     );
 
+    // explain: every step, ssh's own choice of ProxyCommand, a TCP probe.
+    let output = server
+        .command(&integration_tests::ssh_proxy::binary().to_string_lossy())
+        .args(["--uri", &fx.uri(), "--lease-dir"])
+        .arg(&fx.leases)
+        .args(["explain", "-F"])
+        .arg(&config)
+        .arg("qemu/MixedCaseVM")
+        .output()
+        .expect("run explain");
+    let report = text(&output.stdout);
+    for needle in [
+        "matched by name; uuid 44444444-4444-4444-8444-444444444444",
+        "no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock>)",
+        "nic bridge virbr7 52:54:00:00:00:44",
+        "lease 127.0.0.44 (live, ",
+        "(this proxy)",
+        "route 1   127.0.0.44:22",
+        "probe     127.0.0.44:22: connected in ",
+        "says 'SSH-2.0-OpenSSH",
+    ] {
+        assert!(
+            report.contains(needle),
+            "explain lacks {needle:?}:\n{report}{}",
+            text(&output.stderr)
+        );
+    }
+
     // Refused: ssh fails (255) and shows the proxy's one line, which lists
     // the attempt; the proxy alone exits 75.
     let (code, _, stderr) = ssh(&["qemu/refusing", "true"]);

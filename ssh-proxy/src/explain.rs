@@ -49,16 +49,21 @@ pub fn explain(
     probe: Probe,
 ) {
     let mut out = String::new();
-    let scope = match target.scope {
-        Scope::Auto => "system, then session (not as root)",
-        Scope::System => "system",
-        Scope::Session => "session",
-    };
     let _ = writeln!(
         out,
-        "host      {}  (scope {scope}; name, UUID or ID '{}'; port {port})",
+        "host      {}  (domain name, UUID or ID '{}'; port {port})",
         target.spec, target.name
     );
+    let default_uris = settings
+        .uris
+        .first()
+        .is_some_and(|u| u == crate::target::SYSTEM_URI);
+    let scope = match (target.scope, settings.uris.len()) {
+        (Scope::Auto, 1) if default_uris => " (qemu/: system; session is skipped as root)",
+        (Scope::Auto, _) if default_uris => " (qemu/: system, then session)",
+        _ => "",
+    };
+    let _ = writeln!(out, "search    {}{scope}", settings.uris.join(", "));
     let search = resolve::search(target, settings);
     match &search.libvirt_error {
         None => out.push_str("libvirt   libvirt.so.0 loaded; connections are read-only\n"),
@@ -128,7 +133,14 @@ pub fn explain(
     ssh_selection(&mut out, target, ssh_config);
     match resolve::resolve(target, port, settings, &search) {
         Ok(resolution) => {
-            out.push_str(&routes_text(target, &resolution));
+            let _ = writeln!(
+                out,
+                "verdict   connects to {}, trying in order:",
+                source_text(&resolution.source)
+            );
+            for (i, route) in resolution.plan.routes.iter().enumerate() {
+                let _ = writeln!(out, "route {}   {route}", i + 1);
+            }
             for &route in &resolution.plan.routes {
                 probe_route(&mut out, route, &probe);
             }
@@ -214,12 +226,11 @@ fn ssh_selection(out: &mut String, target: &Target, ssh_config: Option<&Path>) {
     let command = value("proxycommand");
     let jump = value("proxyjump");
     let verdict = match (&command, &jump) {
-        (_, Some(jump)) if jump != "none" => format!("ProxyJump {jump}: a user's setting wins, this proxy is not used"),
+        (_, Some(jump)) if jump != "none" => {
+            format!("ProxyJump {jump}: a user's setting wins, this proxy is not used")
+        }
         (None, _) => "no ProxyCommand: ssh would look the host up by name; install the ssh_config snippet (libvirt-ssh-proxy print-config)".into(),
-        (Some(c), _) if is_ours(c) => format!("{c}  (this proxy)"),
-        (Some(c), _) if c.contains("/libvirt-ssh-proxy") => format!("{c}  (libvirt's proxy: VSOCK only, case-sensitive names)"),
-        (Some(c), _) if c.contains("systemd-ssh-proxy") => format!("{c}  (systemd's proxy)"),
-        (Some(c), _) => format!("{c}  (a user's ProxyCommand, e.g. from Host *)"),
+        (Some(c), _) => format!("{c}  ({})", whose_proxy(c)),
     };
     let _ = writeln!(out, "ssh -G    {verdict}");
     if let Some(fdpass) = value("proxyusefdpass") {
@@ -227,11 +238,28 @@ fn ssh_selection(out: &mut String, target: &Target, ssh_config: Option<&Path>) {
     }
 }
 
-fn is_ours(command: &str) -> bool {
+/// Whose proxy a ProxyCommand runs: the first word naming a
+/// `libvirt-ssh-proxy` decides (it may follow `env VAR=...`).
+fn whose_proxy(command: &str) -> &'static str {
+    let Some(program) = command
+        .split_whitespace()
+        .find(|word| word.ends_with("/libvirt-ssh-proxy") || *word == "libvirt-ssh-proxy")
+    else {
+        return if command.contains("systemd-ssh-proxy") {
+            "systemd's proxy: it does not know libvirt domain names"
+        } else {
+            "a user's ProxyCommand, e.g. from Host *: this proxy is not used"
+        };
+    };
     let ours = std::env::current_exe().ok();
-    let first = command.split_whitespace().next().unwrap_or("");
-    ours.is_some_and(|exe| std::fs::canonicalize(first).is_ok_and(|p| p == exe))
-        || first == "/usr/bin/libvirt-ssh-proxy"
+    let program = std::fs::canonicalize(program).ok();
+    if program.is_some() && program == ours {
+        "this proxy"
+    } else if command.contains("/libexec/libvirt-ssh-proxy") {
+        "libvirt's proxy: VSOCK only, case-sensitive names"
+    } else {
+        "another libvirt-ssh-proxy binary"
+    }
 }
 
 fn probe_route(out: &mut String, route: Route, probe: &Probe) {
