@@ -21,7 +21,9 @@
 #   getent   `getent hosts NAME` fork+exec timing through glibc, in a private
 #            namespace (tests/scripts/nsenv.sh);
 #   instr    instructions of a first and of a warm lookup under callgrind
-#            (independent of the machine's load).
+#            (independent of the machine's load);
+#   proxy    libvirt-ssh-proxy from exec to the socket handed to ssh
+#            (target/release/proxy-bench: lease route, libvirt route).
 # Lease dirs (1 and 4 networks, v4 and dual stack, with .macs) are generated
 # in the lease helper's byte format into target/bench/leases/ (kept between
 # runs). The modules read the compiled-in /var/lib/libvirt/dnsmasq, so the
@@ -276,10 +278,17 @@ for k in $GKS; do
     done
 done
 
+# The SSH proxy: exec to the connected socket in ssh's hands (lease route
+# without libvirt, and through libvirt's test:/// driver); never VSOCK.
+say "ssh proxy: exec to fd handed over"
+PROXY_TABLE=$("$ROOT/target/release/proxy-bench" --proxy "$ROOT/target/release/libvirt-ssh-proxy" \
+    --node-xml "$ROOT/tests/fixtures/ssh-proxy/node.xml" --runs 200) || PROXY_TABLE="proxy-bench failed"
+
 ELAPSED="$((SECONDS / 60)) min $((SECONDS % 60)) s (\`make bench\`, K = $KS; getent K = ${GKS:-none})"
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$ROOT" status --porcelain -- common nss-libvirt nss-libvirt-guest 2>/dev/null)" ] || COMMIT="$COMMIT (+ uncommitted changes in the modules)"
 mkdir -p "$(dirname "$OUT")"
 "$BIN" report --records "$REC" --date "$DATE" --commit "$COMMIT" --c-version "$C_VERSION" \
     --elapsed "$ELAPSED" --load-start "$LOAD_START" --out "$OUT"
+printf '\n## SSH proxy\n\n%s\n' "$PROXY_TABLE" >>"$OUT"
 say "results written to $OUT"
