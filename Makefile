@@ -16,6 +16,10 @@ BINDIR ?= $(PREFIX)/bin
 # Read before libvirt's 30-libvirt-ssh-proxy.conf (ssh keeps the first value).
 SSHCONFDIR ?= /etc/ssh/ssh_config.d
 SSH_SNIPPET := 29-libvirt-nss-rs-ssh-proxy.conf
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 MODULES_DIR := target/modules
 RELEASE := target/release
 
@@ -28,6 +32,12 @@ build:
 	mkdir -p $(MODULES_DIR)
 	install -m 0644 $(RELEASE)/libnss_libvirt.so $(MODULES_DIR)/libnss_libvirt.so.2
 	install -m 0644 $(RELEASE)/libnss_libvirt_guest.so $(MODULES_DIR)/libnss_libvirt_guest.so.2
+	# Man page and completions, generated from the CLI definition itself.
+	mkdir -p target/man target/completions
+	$(RELEASE)/libvirt-ssh-proxy generate man | gzip -9n > target/man/libvirt-ssh-proxy.1.gz
+	$(RELEASE)/libvirt-ssh-proxy generate bash > target/completions/libvirt-ssh-proxy.bash
+	$(RELEASE)/libvirt-ssh-proxy generate zsh > target/completions/_libvirt-ssh-proxy
+	$(RELEASE)/libvirt-ssh-proxy generate fish > target/completions/libvirt-ssh-proxy.fish
 
 # Installs missing test packages first when run as root (apt); otherwise the
 # tests that need them say SKIPPED (and fail under CI=true).
@@ -66,11 +76,18 @@ install: build
 	chmod 0644 $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET).tmp
 	if [ "$$(id -u)" = 0 ]; then chown root:root $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET).tmp; fi
 	mv $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET).tmp $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0644 target/man/libvirt-ssh-proxy.1.gz $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 target/completions/libvirt-ssh-proxy.bash $(DESTDIR)$(BASHCOMPDIR)/libvirt-ssh-proxy
+	install -m 0644 target/completions/_libvirt-ssh-proxy $(DESTDIR)$(ZSHCOMPDIR)/
+	install -m 0644 target/completions/libvirt-ssh-proxy.fish $(DESTDIR)$(FISHCOMPDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnss_libvirt.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
 	rm -f $(DESTDIR)$(LIBEXECDIR)/libvirt_leaseshelper $(DESTDIR)$(BINDIR)/libvirt-nss
 	rm -f $(DESTDIR)$(BINDIR)/libvirt-ssh-proxy $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET)
+	rm -f $(DESTDIR)$(MANDIR)/man1/libvirt-ssh-proxy.1.gz $(DESTDIR)$(BASHCOMPDIR)/libvirt-ssh-proxy
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_libvirt-ssh-proxy $(DESTDIR)$(FISHCOMPDIR)/libvirt-ssh-proxy.fish
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 clean:

@@ -163,6 +163,10 @@ echo "== libvirt-ssh-proxy-rs"
 SNIPPET=etc/ssh/ssh_config.d/29-libvirt-nss-rs-ssh-proxy.conf
 has_file "$PROXY" "usr/bin/libvirt-ssh-proxy" -rwxr-xr-x
 has_file "$PROXY" "$SNIPPET" -rw-r--r--
+has_file "$PROXY" "usr/share/man/man1/libvirt-ssh-proxy.1.gz" -rw-r--r--
+has_file "$PROXY" "usr/share/bash-completion/completions/libvirt-ssh-proxy" -rw-r--r--
+has_file "$PROXY" "usr/share/zsh/vendor-completions/_libvirt-ssh-proxy" -rw-r--r--
+has_file "$PROXY" "usr/share/fish/vendor_completions.d/libvirt-ssh-proxy.fish" -rw-r--r--
 field "$PROXY" Package '^libvirt-ssh-proxy-rs$'
 field "$PROXY" Depends 'openssh-client'
 field "$PROXY" Recommends 'libvirt0'
@@ -182,6 +186,8 @@ if version=$("$WORK/proxy/usr/bin/libvirt-ssh-proxy" --version); then
 else
     fail "packaged proxy does not run"
 fi
+zcat "$WORK/proxy/usr/share/man/man1/libvirt-ssh-proxy.1.gz" | grep -q 'ProxyCommand' \
+    && pass "man page renders the CLI (zcat | grep ProxyCommand)" || fail "man page empty or unreadable"
 grep -q 'ProxyCommand /usr/bin/libvirt-ssh-proxy %h %p %n' "$WORK/proxy/$SNIPPET" \
     && pass "snippet runs the packaged proxy with %h %p %n" || fail "snippet does not point at /usr/bin/libvirt-ssh-proxy"
 

@@ -112,6 +112,20 @@ enum Command {
     },
     /// Print the ssh_config snippet
     PrintConfig,
+    /// Write the man page or a shell completion script to stdout (packaging)
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Generated {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
 }
 
 fn main() -> ExitCode {
@@ -167,6 +181,9 @@ fn run() -> Result<(), Failure> {
             print!("{SSH_CONFIG}");
             Ok(())
         }
+        Some(Command::Generate { what }) => {
+            generate(*what).map_err(|e| Failure::Internal(format!("generate: {e}")))
+        }
         Some(Command::Resolve { host, port }) => {
             let (target, port) = parse_target(host, port, None)?;
             let resolution = resolve_target(&target, port, options)?;
@@ -200,6 +217,22 @@ fn run() -> Result<(), Failure> {
             proxy(&target, port, options)
         }
     }
+}
+
+/// The man page and completions, from the same definition as the parser.
+fn generate(what: Generated) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut command = Cli::command();
+    let mut out = std::io::stdout().lock();
+    let shell = match what {
+        Generated::Man => return clap_mangen::Man::new(command).render(&mut out),
+        Generated::Bash => Shell::Bash,
+        Generated::Zsh => Shell::Zsh,
+        Generated::Fish => Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut command, "libvirt-ssh-proxy", &mut out);
+    Ok(())
 }
 
 fn parse_target(host: &str, port: &str, typed: Option<&str>) -> Result<(Target, u32), Failure> {
