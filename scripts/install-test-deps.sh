@@ -11,10 +11,16 @@
 #                    the SSH proxy end to end: a real ssh against a real sshd,
 #                    which the tests start in a private network namespace
 #                    (installing does not start a server where policy-rc.d forbids it)
+#   socat, libvirt-clients
+#                    copied (with ssh, sshd) into the throw-away qemu guest of
+#                    tests/tiny_guest_vsock.rs: socat for VSOCK inside the guest
+#                    only, virsh to prove libvirt's test driver runs there.
+#                    qemu, its kernel and busybox are NOT installed: see
+#                    scripts/fetch-guest-debs.sh (apt-get download + dpkg-deb -x)
 # --no-install-recommends keeps libvirt-daemon from pulling in qemu; nothing
 # is started or enabled, and /etc/nsswitch.conf is not touched.
 set -euo pipefail
-PACKAGES=(libnss-libvirt libvirt-daemon dnsmasq-base udhcpc busybox isc-dhcp-client iproute2 util-linux valgrind lintian strace gcc libc6-dev openssh-client openssh-server)
+PACKAGES=(libnss-libvirt libvirt-daemon dnsmasq-base udhcpc busybox isc-dhcp-client iproute2 util-linux valgrind lintian strace gcc libc6-dev openssh-client openssh-server socat libvirt-clients)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
