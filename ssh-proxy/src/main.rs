@@ -77,9 +77,6 @@ struct Options {
     /// How to give ssh the connection (default: fd-pass when stdout is ssh's socket)
     #[arg(long, value_enum, default_value_t = ModeArg::Auto, global = true)]
     mode: ModeArg,
-    /// Allow VSOCK CID 1 (VMADDR_CID_LOCAL): for tests inside a guest
-    #[arg(long, hide = true, global = true)]
-    allow_local_cid: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +248,6 @@ fn settings<'a>(target: &Target, options: &'a Options) -> Settings<'a> {
         uris,
         lease_dir: &options.lease_dir,
         use_leases: !options.no_lease,
-        allow_local_cid: options.allow_local_cid,
     }
 }
 

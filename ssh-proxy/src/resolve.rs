@@ -29,7 +29,6 @@ pub struct Settings<'a> {
     pub uris: Vec<String>,
     pub lease_dir: &'a Path,
     pub use_leases: bool,
-    pub allow_local_cid: bool,
 }
 
 /// Everything the search saw, whatever the verdict: `explain` prints it.
@@ -100,12 +99,7 @@ pub fn resolve(
                 spec,
             });
         };
-        let plan = route::for_domain(
-            facts,
-            port,
-            search.lease_dir.as_ref(),
-            settings.allow_local_cid,
-        );
+        let plan = route::for_domain(facts, port, search.lease_dir.as_ref());
         if plan.routes.is_empty() {
             return Err(Failure::NoRoute {
                 detail: format!(

@@ -9,9 +9,6 @@ use common::LeaseDir;
 
 use crate::domxml::DomainFacts;
 
-/// `VMADDR_CID_LOCAL`: only ever allowed for the nested-guest test.
-pub const CID_LOCAL: u64 = 1;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     Vsock { cid: u32, port: u32 },
@@ -38,17 +35,10 @@ pub struct Plan {
 pub const VSOCK_XML: &str = "<vsock model='virtio'><cid auto='yes'/></vsock>";
 
 /// Routes to a running domain described by its live XML.
-pub fn for_domain(
-    facts: &DomainFacts,
-    port: u32,
-    dir: Option<&LeaseDir>,
-    allow_local_cid: bool,
-) -> Plan {
+pub fn for_domain(facts: &DomainFacts, port: u32, dir: Option<&LeaseDir>) -> Plan {
     let mut plan = Plan::default();
     match facts.cid {
-        Some(cid)
-            if (3..u64::from(u32::MAX)).contains(&cid) || (allow_local_cid && cid == CID_LOCAL) =>
-        {
+        Some(cid) if (3..u64::from(u32::MAX)).contains(&cid) => {
             plan.routes.push(Route::Vsock {
                 cid: cid as u32,
                 port,
@@ -138,19 +128,14 @@ mod tests {
             (Some(4294967295), false),
             (None, false),
         ] {
-            let plan = for_domain(&facts(cid), 22, None, false);
+            let plan = for_domain(&facts(cid), 22, None);
             assert_eq!(plan.routes.len(), ok as usize, "{cid:?}");
         }
-        // The nested-guest test may dial the local CID.
-        assert_eq!(
-            for_domain(&facts(Some(1)), 22, None, true).routes,
-            [Route::Vsock { cid: 1, port: 22 }]
-        );
     }
 
     #[test]
     fn missing_vsock_is_noted() {
-        let plan = for_domain(&facts(None), 22, None, false);
+        let plan = for_domain(&facts(None), 22, None);
         assert_eq!(plan.notes, ["no vsock device"]);
     }
 }
