@@ -38,6 +38,10 @@ build:
 	$(RELEASE)/libvirt-ssh-proxy generate bash > target/completions/libvirt-ssh-proxy.bash
 	$(RELEASE)/libvirt-ssh-proxy generate zsh > target/completions/_libvirt-ssh-proxy
 	$(RELEASE)/libvirt-ssh-proxy generate fish > target/completions/libvirt-ssh-proxy.fish
+	$(RELEASE)/libvirt-nss generate man | gzip -9n > target/man/libvirt-nss.1.gz
+	$(RELEASE)/libvirt-nss generate bash > target/completions/libvirt-nss.bash
+	$(RELEASE)/libvirt-nss generate zsh > target/completions/_libvirt-nss
+	$(RELEASE)/libvirt-nss generate fish > target/completions/libvirt-nss.fish
 
 # Installs missing test packages first when run as root (apt); otherwise the
 # tests that need them say SKIPPED (and fail under CI=true).
@@ -81,6 +85,10 @@ install: build
 	install -m 0644 target/completions/libvirt-ssh-proxy.bash $(DESTDIR)$(BASHCOMPDIR)/libvirt-ssh-proxy
 	install -m 0644 target/completions/_libvirt-ssh-proxy $(DESTDIR)$(ZSHCOMPDIR)/
 	install -m 0644 target/completions/libvirt-ssh-proxy.fish $(DESTDIR)$(FISHCOMPDIR)/
+	install -m 0644 target/man/libvirt-nss.1.gz $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 target/completions/libvirt-nss.bash $(DESTDIR)$(BASHCOMPDIR)/libvirt-nss
+	install -m 0644 target/completions/_libvirt-nss $(DESTDIR)$(ZSHCOMPDIR)/
+	install -m 0644 target/completions/libvirt-nss.fish $(DESTDIR)$(FISHCOMPDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libnss_libvirt.so.2 $(DESTDIR)$(LIBDIR)/libnss_libvirt_guest.so.2
@@ -88,6 +96,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/libvirt-ssh-proxy $(DESTDIR)$(SSHCONFDIR)/$(SSH_SNIPPET)
 	rm -f $(DESTDIR)$(MANDIR)/man1/libvirt-ssh-proxy.1.gz $(DESTDIR)$(BASHCOMPDIR)/libvirt-ssh-proxy
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_libvirt-ssh-proxy $(DESTDIR)$(FISHCOMPDIR)/libvirt-ssh-proxy.fish
+	rm -f $(DESTDIR)$(MANDIR)/man1/libvirt-nss.1.gz $(DESTDIR)$(BASHCOMPDIR)/libvirt-nss
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_libvirt-nss $(DESTDIR)$(FISHCOMPDIR)/libvirt-nss.fish
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 
 clean:

@@ -151,6 +151,10 @@ grep -q -- '--remove --rename' "$WORK/helper-control/postrm" \
 
 echo "== libvirt-nss-cli"
 has_file "$CLI" "usr/bin/libvirt-nss" -rwxr-xr-x
+has_file "$CLI" "usr/share/man/man1/libvirt-nss.1.gz" -rw-r--r--
+has_file "$CLI" "usr/share/bash-completion/completions/libvirt-nss" -rw-r--r--
+has_file "$CLI" "usr/share/zsh/vendor-completions/_libvirt-nss" -rw-r--r--
+has_file "$CLI" "usr/share/fish/vendor_completions.d/libvirt-nss.fish" -rw-r--r--
 field "$CLI" Package '^libvirt-nss-cli$'
 dpkg-deb -x "$CLI" "$WORK/cli"
 if version=$("$WORK/cli/usr/bin/libvirt-nss" --version); then

@@ -87,6 +87,13 @@ fi
 [ -z "$(dpkg-divert --list '*libnss_libvirt*')" ] && pass "no protective diversion left" \
     || fail "protective diversions left: $(dpkg-divert --list '*libnss_libvirt*')"
 v=$(libvirt-nss --version 2>&1) && pass "installed: $v" || fail "libvirt-nss does not run"
+libvirt-nss --help | grep -q 'explain' && pass "installed: libvirt-nss --help" || fail "libvirt-nss --help"
+if command -v man >/dev/null; then
+    MANPAGER=cat man libvirt-nss 2>/dev/null | grep -q 'lease' && pass "installed: man libvirt-nss" \
+        || fail "man libvirt-nss shows nothing"
+fi
+[ -s /usr/share/bash-completion/completions/libvirt-nss ] && pass "installed: bash completion" \
+    || fail "no bash completion for libvirt-nss"
 quiet "${DPKG[@]}" -r libnss-libvirt-rs libvirt-nss-cli || fail "dpkg -r libnss-libvirt-rs libvirt-nss-cli"
 [ ! -e "/usr/lib/$MA/libnss_libvirt.so.2" ] && pass "removed: modules gone" || fail "removed: module left"
 

@@ -4,8 +4,8 @@ use std::io::{self, Write};
 
 use common::lease_dir::Content;
 
+use crate::options::Globals;
 use crate::report::{describe_dir_error, describe_ignored, line, read_lease_dir, Level};
-use crate::Globals;
 
 pub fn run(globals: &Globals, out: &mut dyn Write) -> io::Result<u8> {
     let style = &globals.style;

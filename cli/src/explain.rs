@@ -12,11 +12,11 @@ use common::{Answer, Family, LeaseDir, Service};
 use crate::elf;
 use crate::list;
 use crate::nsswitch::{self, HostsLine, Status};
+use crate::options::Globals;
 use crate::report::{
     describe_dir_error, describe_ignored, line, network_of, read_lease_dir, Level,
 };
 use crate::timefmt;
-use crate::Globals;
 
 /// Present while systemd-resolved runs (nss-resolve talks to it there).
 const RESOLVED_SOCKET: &str = "systemd/resolve/io.systemd.Resolve";

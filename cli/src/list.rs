@@ -9,9 +9,9 @@ use common::status_file::{Lease, LeaseFile};
 use common::{LeaseDir, Service};
 use serde_json::json;
 
+use crate::options::Globals;
 use crate::report::{describe_dir_error, describe_ignored, network_of, read_lease_dir};
 use crate::timefmt;
-use crate::Globals;
 
 /// One name a module answers (or would, had its lease not expired).
 pub struct Row {

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use common::{Answer, Family, Service};
 
+use crate::options::Globals;
 use crate::report::{describe_dir_error, read_lease_dir};
-use crate::Globals;
 
 pub fn run(
     globals: &Globals,
@@ -41,7 +41,7 @@ pub fn run(
     let label = service.name();
     let (dir, refreshed) = read_lease_dir(&globals.lease_dir);
     if let Err(error) = refreshed {
-        // The module's answer: UNAVAIL with the dir's errno (N18).
+        // The module's answer: UNAVAIL with the dir's errno (DECISIONS.md N18).
         writeln!(
             out,
             "{label}: UNAVAIL ({})",
