@@ -13,7 +13,7 @@ use std::process::Command;
 
 use integration_tests::prerequisites::{self, find_on_path};
 use integration_tests::ssh_proxy::{
-    assert_one_line_failure, libvirt_client_missing, Fixture, SshServer,
+    assert_one_line_failure, libvirt_client_missing, Fixture, SilentListener, SshServer,
 };
 
 fn libvirt_ready(test: &str) -> bool {
@@ -155,6 +155,37 @@ fn each_failure_is_one_line_with_its_own_exit_code() {
         let output = fx.proxy(args).output().expect("run proxy");
         assert_one_line_failure(&output, *code, needles);
     }
+}
+
+/// A route that never answers times out after `--connect-timeout`, and the
+/// line says so (exit 75, like a refusal). On the host's loopback only.
+#[test]
+fn a_silent_address_times_out() {
+    if !libvirt_ready("a_silent_address_times_out") {
+        return;
+    }
+    let fx = Fixture::new("proxy-timeout");
+    let listener = SilentListener::start();
+    let started = std::time::Instant::now();
+    let output = fx
+        .proxy(&[
+            "--connect-timeout",
+            "400",
+            "qemu/slow",
+            &listener.port.to_string(),
+        ])
+        .output()
+        .expect("run proxy");
+    let expected = format!("127.0.0.1:{}: timed out after 0.4 s", listener.port);
+    assert_one_line_failure(
+        &output,
+        75,
+        &["could not connect to domain 'slow'", &expected],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "bounded by the deadline"
+    );
 }
 
 /// Without libvirt (its socket refuses us, or is missing), libvirtd's

@@ -96,6 +96,13 @@ pub const LEASED: &[Leased] = &[
         mac: "52:54:00:00:00:99",
         address: "127.0.0.44",
     },
+    // On the host's loopback, where a listener with a full backlog makes
+    // connects time out (`SilentListener`).
+    Leased {
+        domain: "slow",
+        mac: "52:54:00:00:00:aa",
+        address: "127.0.0.1",
+    },
 ];
 
 /// Addresses sshd listens on (`refusing` and the stopped domain have none).
@@ -312,6 +319,65 @@ impl Drop for SshServer {
         }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+    }
+}
+
+/// A listener on 127.0.0.1 that never accepts, with its backlog filled:
+/// a new connection to it waits for a SYN-ACK that never comes.
+pub struct SilentListener {
+    _listener: std::os::fd::OwnedFd,
+    _queued: Vec<std::net::TcpStream>,
+    pub port: u16,
+}
+
+impl SilentListener {
+    pub fn start() -> SilentListener {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: plain socket calls on a descriptor we own; `addr` is a
+        // fully initialised sockaddr_in that outlives the calls.
+        let (fd, port) = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket");
+            let fd = OwnedFd::from_raw_fd(fd);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            assert_eq!(
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&addr as *const libc::sockaddr_in).cast(),
+                    len
+                ),
+                0,
+                "bind"
+            );
+            assert_eq!(libc::listen(fd.as_raw_fd(), 0), 0, "listen");
+            let mut len = len;
+            assert_eq!(
+                libc::getsockname(
+                    fd.as_raw_fd(),
+                    (&mut addr as *mut libc::sockaddr_in).cast(),
+                    &mut len
+                ),
+                0
+            );
+            (fd, u16::from_be(addr.sin_port))
+        };
+        let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut queued = Vec::new();
+        // Fill the accept queue until a connect no longer completes.
+        while let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&target, Duration::from_millis(300))
+        {
+            queued.push(stream);
+            assert!(queued.len() < 64, "backlog never filled");
+        }
+        SilentListener {
+            _listener: fd,
+            _queued: queued,
+            port,
+        }
     }
 }
 
