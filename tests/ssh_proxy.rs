@@ -225,6 +225,40 @@ fn unreachable_libvirt_falls_back_to_macs_files() {
             text(&output.stderr)
         );
     }
+    // libvirt's client library absent: hidden by /dev/null in a private
+    // mount namespace, so dlopen fails; the .macs files still answer.
+    let library = integration_tests::ssh_proxy::libvirt_library().expect("libvirt.so.0");
+    let script = format!(
+        "mount --bind /dev/null {} && exec \"$@\"",
+        library.display()
+    );
+    let output = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+        .arg(integration_tests::ssh_proxy::binary())
+        .env("LIBVIRT_SSH_PROXY_VSOCK", "deny")
+        .arg("--lease-dir")
+        .arg(&fx.leases)
+        .args(["explain", "qemu/fallback-vm"])
+        .output()
+        .expect("run proxy without libvirt.so.0");
+    let report = text(&output.stdout);
+    assert!(
+        report.contains("libvirt   not loaded (")
+            && report.contains("qemu:///system: libvirt client library not loaded")
+            && report.contains("connects to the .macs files (libvirt unreachable)")
+            && report.contains("route 1   127.0.0.44:22"),
+        "{report}{}",
+        text(&output.stderr)
+    );
+
     let output = as_nobody(&denied_uri, &["qemu/unknown", "22"]);
     assert_one_line_failure(
         &output,

@@ -41,17 +41,24 @@ pub fn binary() -> PathBuf {
         .clone()
 }
 
-/// Why libvirt's client library (for the `test:///` driver) is missing.
-pub fn libvirt_client_missing() -> Option<String> {
-    let found = [
+/// Where libvirt's client library is installed, if it is.
+pub fn libvirt_library() -> Option<PathBuf> {
+    [
         "/usr/lib/x86_64-linux-gnu",
         "/usr/lib/aarch64-linux-gnu",
         "/usr/lib64",
         "/usr/lib",
     ]
     .iter()
-    .any(|dir| Path::new(dir).join("libvirt.so.0").exists());
-    (!found).then(|| "libvirt.so.0 (package libvirt0) not installed".to_string())
+    .map(|dir| Path::new(dir).join("libvirt.so.0"))
+    .find(|path| path.exists())
+}
+
+/// Why libvirt's client library (for the `test:///` driver) is missing.
+pub fn libvirt_client_missing() -> Option<String> {
+    libvirt_library()
+        .is_none()
+        .then(|| "libvirt.so.0 (package libvirt0) not installed".to_string())
 }
 
 /// A domain's lease in the fixture: where its sshd listens in the netns.
