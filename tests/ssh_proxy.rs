@@ -259,6 +259,46 @@ fn unreachable_libvirt_falls_back_to_macs_files() {
         text(&output.stderr)
     );
 
+    // The default scope as a user: system, then session, and no session
+    // daemon is ever autostarted (libvirtd is installed here, so libvirt's
+    // client would start one without LIBVIRT_AUTOSTART=0).
+    let runtime = fx.dir.path().join("runtime");
+    fs::create_dir(&runtime).unwrap();
+    std::os::unix::fs::chown(&runtime, Some(65534), Some(65534)).unwrap();
+    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o700)).unwrap();
+    let output = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(integration_tests::ssh_proxy::binary())
+        .env("LIBVIRT_SSH_PROXY_VSOCK", "deny")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("HOME", &runtime)
+        .arg("--lease-dir")
+        .arg(&fx.leases)
+        .args(["qemu/unknown", "22"])
+        .output()
+        .expect("run proxy as nobody");
+    assert_one_line_failure(
+        &output,
+        68,
+        &[
+            "qemu:///system: cannot connect",
+            "qemu:///session: cannot connect",
+        ],
+    );
+    let spawned = Command::new("pgrep")
+        .args(["-u", "nobody", "libvirtd"])
+        .output()
+        .unwrap();
+    assert!(
+        spawned.stdout.is_empty(),
+        "a session libvirtd was started: {}",
+        text(&spawned.stdout)
+    );
+    assert!(
+        !runtime.join("libvirt").join("libvirt-sock").exists(),
+        "session socket created"
+    );
+
     let output = as_nobody(&denied_uri, &["qemu/unknown", "22"]);
     assert_one_line_failure(
         &output,
