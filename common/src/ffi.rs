@@ -1,5 +1,9 @@
 //! The glibc NSS boundary: the only module with `unsafe`.
 //!
+//! Each public entry point keeps its `unsafe` blocks to the pointer work
+//! (reading the name or address, filling the caller's buffer and
+//! out-parameters); the lookup and the layout arithmetic are safe code.
+//!
 //! Every entry point follows one skeleton (after systemd's nss-resolve):
 //! check arguments → run the lookup → compute the exact bytes needed → if the
 //! buffer is short, return `TRYAGAIN`/`ERANGE`/`NETDB_INTERNAL` before writing
@@ -345,6 +349,17 @@ unsafe fn write_addrtuples(
     Ok(())
 }
 
+/// Stores `value` through an optional out-parameter (`ttlp`, `canonp`).
+///
+/// # Safety
+/// `p` is NULL or valid for writes.
+unsafe fn store_optional<T: Copy>(p: *mut T, value: T) {
+    if !p.is_null() {
+        // SAFETY: non-NULL, hence writable per the caller's contract.
+        unsafe { *p = value };
+    }
+}
+
 /// The query name, or `InvalidArgument` for NULL.
 ///
 /// # Safety
@@ -377,30 +392,31 @@ pub unsafe fn gethostbyname3_r(
     ttlp: *mut i32,
     canonp: *mut *mut c_char,
 ) -> NssStatus {
-    // SAFETY: every pointer is forwarded under the contract stated above.
-    unsafe {
-        guarded(errnop, herrnop, || {
-            let (family, af) = match af {
-                AF_UNSPEC | AF_INET => (Family::V4, AF_INET),
-                AF_INET6 => (Family::V6, AF_INET6),
-                _ => return Err(Failure::UnsupportedFamily),
-            };
-            let name = name_bytes(name)?;
-            let addresses = module.lookup_name(name, family)?;
-            let buffer = Buffer {
-                start: buffer as *mut u8,
-                len: buflen,
-            };
-            let h_name = write_hostent(name, af, &addresses, result, buffer)?;
-            if !ttlp.is_null() {
-                *ttlp = 0;
-            }
-            if !canonp.is_null() {
-                *canonp = h_name;
-            }
-            Ok(())
-        })
-    }
+    let body = || {
+        let (family, af) = match af {
+            AF_UNSPEC | AF_INET => (Family::V4, AF_INET),
+            AF_INET6 => (Family::V6, AF_INET6),
+            _ => return Err(Failure::UnsupportedFamily),
+        };
+        // SAFETY: `name` is NULL or a C string (the contract above).
+        let name = unsafe { name_bytes(name) }?;
+        let addresses = module.lookup_name(name, family)?;
+        let buffer = Buffer {
+            start: buffer as *mut u8,
+            len: buflen,
+        };
+        // SAFETY: `result` is writable and `buffer` is writable for `buflen`
+        // bytes (the contract above).
+        let h_name = unsafe { write_hostent(name, af, &addresses, result, buffer) }?;
+        // SAFETY: `ttlp` and `canonp` are NULL or writable (the contract above).
+        unsafe {
+            store_optional(ttlp, 0);
+            store_optional(canonp, h_name);
+        }
+        Ok(())
+    };
+    // SAFETY: `errnop` and `herrnop` are writable (the contract above).
+    unsafe { guarded(errnop, herrnop, body) }
 }
 
 /// `_nss_*_gethostbyname4_r`: both families, mixed, in lease order.
@@ -420,25 +436,27 @@ pub unsafe fn gethostbyname4_r(
     herrnop: *mut c_int,
     ttlp: *mut i32,
 ) -> NssStatus {
-    // SAFETY: every pointer is forwarded under the contract stated above.
-    unsafe {
-        guarded(errnop, herrnop, || {
-            if pat.is_null() {
-                return Err(Failure::InvalidArgument);
-            }
-            let name = name_bytes(name)?;
-            let addresses = module.lookup_name(name, Family::Any)?;
-            let buffer = Buffer {
-                start: buffer as *mut u8,
-                len: buflen,
-            };
-            write_addrtuples(name, &addresses, pat, buffer)?;
-            if !ttlp.is_null() {
-                *ttlp = 0;
-            }
-            Ok(())
-        })
-    }
+    let body = || {
+        if pat.is_null() {
+            return Err(Failure::InvalidArgument);
+        }
+        // SAFETY: `name` is NULL or a C string (the contract above).
+        let name = unsafe { name_bytes(name) }?;
+        let addresses = module.lookup_name(name, Family::Any)?;
+        let buffer = Buffer {
+            start: buffer as *mut u8,
+            len: buflen,
+        };
+        // SAFETY: `pat` is non-NULL, hence readable and writable, `*pat` is
+        // NULL or a writable tuple, and `buffer` is writable for `buflen`
+        // bytes (the contract above).
+        unsafe { write_addrtuples(name, &addresses, pat, buffer) }?;
+        // SAFETY: `ttlp` is NULL or writable (the contract above).
+        unsafe { store_optional(ttlp, 0) };
+        Ok(())
+    };
+    // SAFETY: `errnop` and `herrnop` are writable (the contract above).
+    unsafe { guarded(errnop, herrnop, body) }
 }
 
 /// `_nss_*_gethostbyaddr2_r` (`_r` is this without `ttlp`): the name of a
@@ -461,30 +479,40 @@ pub unsafe fn gethostbyaddr2_r(
     herrnop: *mut c_int,
     ttlp: *mut i32,
 ) -> NssStatus {
-    // SAFETY: every pointer is forwarded under the contract stated above.
-    unsafe {
-        guarded(errnop, herrnop, || {
-            if addr.is_null() {
-                return Err(Failure::InvalidArgument);
+    let body = || {
+        if addr.is_null() {
+            return Err(Failure::InvalidArgument);
+        }
+        let address = match (af, len) {
+            (AF_INET, 4) => {
+                // SAFETY: `addr` is non-NULL and readable for `len` = 4 bytes
+                // (the contract above); the read is unaligned.
+                let octets = unsafe { ptr::read_unaligned(addr as *const [u8; 4]) };
+                IpAddr::from(octets)
             }
-            let address = match (af, len) {
-                (AF_INET, 4) => IpAddr::from(ptr::read_unaligned(addr as *const [u8; 4])),
-                (AF_INET6, 16) => IpAddr::from(ptr::read_unaligned(addr as *const [u8; 16])),
-                (AF_INET | AF_INET6, _) => return Err(Failure::InvalidArgument),
-                _ => return Err(Failure::UnsupportedFamily),
-            };
-            let name = module.lookup_address(address)?;
-            let buffer = Buffer {
-                start: buffer as *mut u8,
-                len: buflen,
-            };
-            write_hostent(name.as_bytes(), af, &[address], result, buffer)?;
-            if !ttlp.is_null() {
-                *ttlp = 0;
+            (AF_INET6, 16) => {
+                // SAFETY: `addr` is non-NULL and readable for `len` = 16 bytes
+                // (the contract above); the read is unaligned.
+                let octets = unsafe { ptr::read_unaligned(addr as *const [u8; 16]) };
+                IpAddr::from(octets)
             }
-            Ok(())
-        })
-    }
+            (AF_INET | AF_INET6, _) => return Err(Failure::InvalidArgument),
+            _ => return Err(Failure::UnsupportedFamily),
+        };
+        let name = module.lookup_address(address)?;
+        let buffer = Buffer {
+            start: buffer as *mut u8,
+            len: buflen,
+        };
+        // SAFETY: `result` is writable and `buffer` is writable for `buflen`
+        // bytes (the contract above).
+        unsafe { write_hostent(name.as_bytes(), af, &[address], result, buffer) }?;
+        // SAFETY: `ttlp` is NULL or writable (the contract above).
+        unsafe { store_optional(ttlp, 0) };
+        Ok(())
+    };
+    // SAFETY: `errnop` and `herrnop` are writable (the contract above).
+    unsafe { guarded(errnop, herrnop, body) }
 }
 
 /// Stamps out one module's six exported entry points, all thin calls of the
@@ -516,18 +544,23 @@ macro_rules! export_nss_module {
             errnop: *mut ::libc::c_int,
             herrnop: *mut ::libc::c_int,
         ) -> $crate::ffi::NssStatus {
-            $crate::ffi::gethostbyname3_r(
-                &MODULE,
-                name,
-                ::libc::AF_INET,
-                result,
-                buffer,
-                buflen,
-                errnop,
-                herrnop,
-                ::std::ptr::null_mut(),
-                ::std::ptr::null_mut(),
-            )
+            // SAFETY: glibc calls this entry point under the NSS contract
+            // that `common::ffi::gethostbyname3_r` requires; the arguments are
+            // passed on unchanged, or NULL where it allows NULL.
+            unsafe {
+                $crate::ffi::gethostbyname3_r(
+                    &MODULE,
+                    name,
+                    ::libc::AF_INET,
+                    result,
+                    buffer,
+                    buflen,
+                    errnop,
+                    herrnop,
+                    ::std::ptr::null_mut(),
+                    ::std::ptr::null_mut(),
+                )
+            }
         }
 
         /// glibc NSS `gethostbyname2_r`.
@@ -544,18 +577,23 @@ macro_rules! export_nss_module {
             errnop: *mut ::libc::c_int,
             herrnop: *mut ::libc::c_int,
         ) -> $crate::ffi::NssStatus {
-            $crate::ffi::gethostbyname3_r(
-                &MODULE,
-                name,
-                af,
-                result,
-                buffer,
-                buflen,
-                errnop,
-                herrnop,
-                ::std::ptr::null_mut(),
-                ::std::ptr::null_mut(),
-            )
+            // SAFETY: glibc calls this entry point under the NSS contract
+            // that `common::ffi::gethostbyname3_r` requires; the arguments are
+            // passed on unchanged, or NULL where it allows NULL.
+            unsafe {
+                $crate::ffi::gethostbyname3_r(
+                    &MODULE,
+                    name,
+                    af,
+                    result,
+                    buffer,
+                    buflen,
+                    errnop,
+                    herrnop,
+                    ::std::ptr::null_mut(),
+                    ::std::ptr::null_mut(),
+                )
+            }
         }
 
         /// glibc NSS `gethostbyname3_r`.
@@ -574,9 +612,14 @@ macro_rules! export_nss_module {
             ttlp: *mut i32,
             canonp: *mut *mut ::libc::c_char,
         ) -> $crate::ffi::NssStatus {
-            $crate::ffi::gethostbyname3_r(
-                &MODULE, name, af, result, buffer, buflen, errnop, herrnop, ttlp, canonp,
-            )
+            // SAFETY: glibc calls this entry point under the NSS contract
+            // that `common::ffi::gethostbyname3_r` requires; the arguments are
+            // passed on unchanged, or NULL where it allows NULL.
+            unsafe {
+                $crate::ffi::gethostbyname3_r(
+                    &MODULE, name, af, result, buffer, buflen, errnop, herrnop, ttlp, canonp,
+                )
+            }
         }
 
         /// glibc NSS `gethostbyname4_r` (getaddrinfo with AF_UNSPEC).
@@ -593,7 +636,14 @@ macro_rules! export_nss_module {
             herrnop: *mut ::libc::c_int,
             ttlp: *mut i32,
         ) -> $crate::ffi::NssStatus {
-            $crate::ffi::gethostbyname4_r(&MODULE, name, pat, buffer, buflen, errnop, herrnop, ttlp)
+            // SAFETY: glibc calls this entry point under the NSS contract
+            // that `common::ffi::gethostbyname4_r` requires; the arguments are
+            // passed on unchanged, or NULL where it allows NULL.
+            unsafe {
+                $crate::ffi::gethostbyname4_r(
+                    &MODULE, name, pat, buffer, buflen, errnop, herrnop, ttlp,
+                )
+            }
         }
 
         /// glibc NSS `gethostbyaddr_r`.
@@ -611,18 +661,23 @@ macro_rules! export_nss_module {
             errnop: *mut ::libc::c_int,
             herrnop: *mut ::libc::c_int,
         ) -> $crate::ffi::NssStatus {
-            $crate::ffi::gethostbyaddr2_r(
-                &MODULE,
-                addr,
-                len,
-                af,
-                result,
-                buffer,
-                buflen,
-                errnop,
-                herrnop,
-                ::std::ptr::null_mut(),
-            )
+            // SAFETY: glibc calls this entry point under the NSS contract
+            // that `common::ffi::gethostbyaddr2_r` requires; the arguments are
+            // passed on unchanged, or NULL where it allows NULL.
+            unsafe {
+                $crate::ffi::gethostbyaddr2_r(
+                    &MODULE,
+                    addr,
+                    len,
+                    af,
+                    result,
+                    buffer,
+                    buflen,
+                    errnop,
+                    herrnop,
+                    ::std::ptr::null_mut(),
+                )
+            }
         }
 
         /// glibc NSS `gethostbyaddr2_r`.
@@ -641,9 +696,14 @@ macro_rules! export_nss_module {
             herrnop: *mut ::libc::c_int,
             ttlp: *mut i32,
         ) -> $crate::ffi::NssStatus {
-            $crate::ffi::gethostbyaddr2_r(
-                &MODULE, addr, len, af, result, buffer, buflen, errnop, herrnop, ttlp,
-            )
+            // SAFETY: glibc calls this entry point under the NSS contract
+            // that `common::ffi::gethostbyaddr2_r` requires; the arguments are
+            // passed on unchanged, or NULL where it allows NULL.
+            unsafe {
+                $crate::ffi::gethostbyaddr2_r(
+                    &MODULE, addr, len, af, result, buffer, buflen, errnop, herrnop, ttlp,
+                )
+            }
         }
     };
 }
