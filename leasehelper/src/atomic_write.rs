@@ -64,8 +64,7 @@ fn write_new_file(new_path: &Path, contents: &[u8]) -> Result<(), HelperError> {
 
 fn force_owner_and_mode(file: &File) -> io::Result<()> {
     let meta = file.metadata()?;
-    // SAFETY: geteuid/getegid have no preconditions and cannot fail.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (euid, egid) = crate::sys::effective_ids();
     if meta.uid() != euid || meta.gid() != egid {
         std::os::unix::fs::fchown(file, Some(euid), Some(egid))?;
     }

@@ -9,8 +9,12 @@
 //! - [`status_file`], [`corrupt`], [`atomic_write`], [`lock`]: the file
 //!   system side: reading with the 32 MiB cap, moving an unparsable file
 //!   aside, `.new` + fsync + rename + directory fsync, the `fcntl` lock.
+//! - `sys`: the crate's only `unsafe`, two libc calls (`geteuid`/`getegid`,
+//!   the `fcntl` lock) behind safe functions.
 //! - [`run`]: one event from start to finish; [`config`]: compiled-in paths;
 //!   [`error`]: the messages.
+
+#![deny(unsafe_code)]
 
 pub mod atomic_write;
 pub mod cli;
@@ -25,5 +29,6 @@ pub mod leases;
 pub mod lock;
 pub mod run;
 pub mod status_file;
+mod sys;
 #[cfg(test)]
 mod test_dir;

@@ -4,9 +4,10 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use crate::sys::lock_first_byte_blocking;
 
 /// A held lock. Dropping it releases it the way libvirt does: `unlink(path)`
 /// first, then `close(fd)` (closing drops the POSIX lock).
@@ -63,32 +64,6 @@ impl Drop for PidLock {
         // fd (and with it the lock) is closed when `self.file` drops, after
         // this body. Failure to unlink only leaves a stale, unlocked file.
         let _ = fs::remove_file(&self.path);
-    }
-}
-
-/// `fcntl(fd, F_SETLKW, {F_WRLCK, SEEK_SET, start 0, len 1})`: a POSIX
-/// record lock owned by this process, released automatically on close or
-/// process death. Retried on `EINTR`.
-fn lock_first_byte_blocking(file: &File) -> io::Result<()> {
-    let request = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 1,
-        l_pid: 0,
-    };
-    loop {
-        // SAFETY: the fd is owned by `file` and open for the whole call;
-        // `request` is a fully initialised `struct flock` that outlives it,
-        // and F_SETLKW only reads it.
-        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLKW, &request) };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
     }
 }
 

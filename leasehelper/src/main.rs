@@ -3,6 +3,8 @@
 //! See README.md for what differs from the C helper (DECISIONS.md H6-H8).
 //! The work is in the library (`lib.rs`); this is argv/env in, exit code out.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
