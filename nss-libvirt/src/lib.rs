@@ -1,6 +1,9 @@
 //! `libnss_libvirt.so.2`: the glibc NSS module `libvirt`.
 //! All logic lives in `common`; this crate only binds the service to the
-//! compiled-in lease directory and exports the six entry points.
+//! compiled-in lease directory and exports the six entry points (the
+//! `unsafe` they need is written in `common::ffi`, not here).
+
+#![forbid(unsafe_code)]
 
 common::export_nss_module! {
     module: common::ffi::Module::new(common::Service::Libvirt, common::LEASE_DIR),
