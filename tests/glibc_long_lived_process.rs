@@ -124,8 +124,8 @@ fn reverse(address: [u8; 4]) -> Option<String> {
             libc::NI_NAMEREQD,
         )
     };
-    // SAFETY: on success getnameinfo wrote a NUL-terminated string into host.
     (rc == 0).then(|| {
+        // SAFETY: on success getnameinfo wrote a NUL-terminated string into host.
         unsafe { CStr::from_ptr(host.as_ptr()) }
             .to_string_lossy()
             .into_owned()

@@ -864,10 +864,8 @@ fn check_hostent(h: &libc::hostent, arena: &Arena, name: &[u8], af: c_int, list:
         assert_eq!(&got, expected, "address {i}");
     }
     // SAFETY: the terminating slot is inside the arena (checked above).
-    assert!(
-        unsafe { *h.h_addr_list.add(list.len()) }.is_null(),
-        "list terminated"
-    );
+    let terminator = unsafe { *h.h_addr_list.add(list.len()) };
+    assert!(terminator.is_null(), "list terminated");
 }
 
 fn check_tuples(
