@@ -1,14 +1,15 @@
 //! Our modules against libvirt's C modules through glibc: on well-formed lease
 //! dirs, every `getent hosts|ahosts|ahostsv4|ahostsv6` of every name prints
 //! the same bytes and exits the same way with both, for both services
-//! (DECISIONS: "every answer a user can see is identical").
+//! (DECISIONS.md: "every answer a user can see is identical").
 //!
 //! The deliberate differences are asserted explicitly, each where it shows:
 //! N17 (26+ addresses through `ahosts`), N15/N16 (status codes, visible
 //! through nsswitch `[STATUS=return]` actions), N22 (reverse lookups) and N8
 //! (MAC case in the guest module).
 //!
-//! The C sort comparator truncates expiry differences to 32 bits (spec 3.5):
+//! The C sort comparator truncates expiry differences to 32 bits (`sortAddr`
+//! in libvirt's `tools/nss/libvirt_nss.c`, DECISIONS.md N12):
 //! the data here keeps every name's expiries less than 2^31 apart, so both
 //! orders are "latest expiry first, infinite last".
 

@@ -1,5 +1,5 @@
 //! Hostile lease dirs through glibc, with our modules only (libvirt's C
-//! modules hang on a FIFO and fail every lookup on any broken file; DECISIONS
+//! modules hang on a FIFO and fail every lookup on any broken file; DECISIONS.md
 //! N2-N6, N24, N25).
 //!
 //! Each case plants one kind of bad entry, as `*.status` and as `*.macs`,

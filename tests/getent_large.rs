@@ -1,6 +1,6 @@
 //! Names with thousands of addresses through glibc, with our modules: glibc
 //! starts every lookup with a 1024-byte buffer and grows it only when the
-//! module answers TRYAGAIN/ERANGE (DECISIONS N17; the C modules answer ENOMEM
+//! module answers TRYAGAIN/ERANGE (DECISIONS.md N17; the C modules answer ENOMEM
 //! and fail from 26 addresses on, see getent_differential).
 
 use std::collections::BTreeSet;

@@ -1,6 +1,6 @@
 //! libvirt's own NSS test (`tests/nsstest.c`, 8 cases) replayed through glibc
 //! and `getent` on libvirt's own fixtures, plus the reverse lookups our
-//! modules add (DECISIONS N22).
+//! modules add (DECISIONS.md N22).
 //!
 //! nsstest calls `gethostbyname2_r(name, af)`. Through glibc, `getent ahostsv4`
 //! reaches the module with AF_INET, `ahostsv6` with AF_INET6 (then AF_INET,
@@ -23,7 +23,7 @@ use std::path::Path;
 const FIXTURE: &str = "libvirt-upstream-nssdata";
 
 struct Case {
-    /// Row of the nsstest table (spec §8.1).
+    /// Row of the nsstest table (libvirt's `tests/nsstest.c`).
     nsstest: u8,
     service: &'static str,
     form: Form,

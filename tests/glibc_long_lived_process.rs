@@ -1,7 +1,7 @@
 //! One long-lived process (think sshd) resolving through glibc while the
 //! lease dir changes under it: glibc keeps the module loaded, so every answer
 //! comes through our per-process cache, which must never be stale
-//! (DECISIONS N23), including for a lease that expires while no file changes
+//! (DECISIONS.md N23), including for a lease that expires while no file changes
 //! (N9) and a same-size rewrite in place within one timestamp tick.
 //!
 //! The checks run as an `#[ignore]`d test that the visible test re-executes

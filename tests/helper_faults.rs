@@ -1,7 +1,7 @@
 //! Our lease helper under faults: bad argv/env, a missing lease dir, a
 //! read-only file system, a full disk, a file over 32 MiB, a corrupt file,
 //! an unusable lock. Each run must exit 1 with exactly one clear line on
-//! stderr (a corrupt file: exit 0 with one warning, H6), and every lease
+//! stderr (a corrupt file: exit 0 with one warning, DECISIONS.md H6), and every lease
 //! that was on disk before must still be on disk, byte for byte.
 //!
 //! `leasehelper_side_by_side.rs` compares most of these with the C helper;

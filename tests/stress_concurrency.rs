@@ -549,7 +549,7 @@ fn writer(steps: u64, counters: &Counters, stop: &AtomicBool) {
 fn check_one(module: &NssModule, rng: &mut Rng) -> Result<(), String> {
     let entry = rng.below(6);
     let af = [libc::AF_INET, libc::AF_INET6, libc::AF_UNSPEC][rng.below(3)];
-    // Which families the entry point answers (AF_UNSPEC is IPv4 there, N13).
+    // Which families the entry point answers (AF_UNSPEC is IPv4 there, DECISIONS.md N13).
     let (wants_v4, wants_v6) = match entry {
         0 => (true, false),
         1 | 2 => (af != libc::AF_INET6, af == libc::AF_INET6),

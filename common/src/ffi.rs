@@ -2,7 +2,8 @@
 //!
 //! Each public entry point keeps its `unsafe` blocks to the pointer work
 //! (reading the name or address, filling the caller's buffer and
-//! out-parameters); the lookup and the layout arithmetic are safe code.
+//! out-parameters); the lookup and the layout arithmetic are safe code. The
+//! decision IDs (N17, ...) are entries of `DECISIONS.md`.
 //!
 //! Every entry point follows one skeleton (after systemd's nss-resolve):
 //! check arguments → run the lookup → compute the exact bytes needed → if the

@@ -465,7 +465,7 @@ fn error_at(bytes: &[u8], offset: usize, reason: &'static str) -> JsonError {
 /// Bytes that are not UTF-8 are read as U+FFFD, so they cost only the string
 /// they are in (which then matches no query): the lease helper, like yajl,
 /// checks UTF-8 only structurally and may keep an overlong form it was
-/// given, and that must not take down every name of the network (N3, N4).
+/// given, and that must not take down every name of the network (DECISIONS.md N3, N4).
 /// Outside strings such bytes are still a syntax error.
 pub(crate) fn for_each_object_in_array(
     bytes: &[u8],

@@ -5,7 +5,7 @@
 //! identity (device, inode, size, mtime and ctime with nanoseconds) changed,
 //! drops files that are gone, and re-lists the directory only when the
 //! directory itself changed. A warm lookup therefore costs one `stat` per file
-//! plus one for the directory, whatever the number of leases (decision N23).
+//! plus one for the directory, whatever the number of leases (DECISIONS.md N23).
 //!
 //! Reading is defensive because this code runs inside every process that
 //! resolves a name: only regular files are opened (a FIFO or device named

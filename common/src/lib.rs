@@ -10,6 +10,9 @@
 //!
 //! Nothing here knows where the lease directory is: it is a parameter
 //! everywhere, bound to [`LEASE_DIR`] only by the two cdylibs.
+//!
+//! Decision IDs in comments (N1, N17, ...) are entries of `DECISIONS.md` at
+//! the root of the repository.
 
 #![deny(unsafe_code)]
 
@@ -29,7 +32,7 @@ pub use lookup::{Answer, Family, Service};
 
 /// Where libvirt's dnsmasq state lives. Packagers may change it at build time
 /// (`LIBVIRT_NSS_LEASE_DIR=/path cargo build`); nothing can at run time, since
-/// the modules run inside setuid programs (decision N1).
+/// the modules run inside setuid programs (DECISIONS.md N1).
 pub const LEASE_DIR: &str = match option_env!("LIBVIRT_NSS_LEASE_DIR") {
     Some(dir) => dir,
     None => "/var/lib/libvirt/dnsmasq",

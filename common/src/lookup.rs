@@ -1,5 +1,5 @@
 //! Name and address lookups over a [`LeaseDir`] snapshot, exactly as the
-//! C modules answer on well-formed data (decisions N7-N16, N22).
+//! C modules answer on well-formed data (DECISIONS.md N7-N16, N22).
 
 use std::collections::HashSet;
 use std::net::IpAddr;

@@ -21,7 +21,7 @@ struct DomainEntry {
 /// A parsed `.macs` file with its lookup indexes.
 pub struct MacsFile {
     domains: Vec<DomainEntry>,
-    /// Lower-cased MACs (decision N8), grouped by domain.
+    /// Lower-cased MACs (DECISIONS.md N8), grouped by domain.
     macs: Vec<Span>,
     text: TextArena,
     by_domain: KeyIndex,

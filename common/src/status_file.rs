@@ -2,7 +2,7 @@
 //!
 //! A JSON array of objects (`ip-address`, `mac-address`, `hostname`,
 //! `expiry-time`, and members we don't read). Each entry is validated on its
-//! own (decisions N4, N10): an entry without a canonical IP address, or with a
+//! own (DECISIONS.md N4, N10): an entry without a canonical IP address, or with a
 //! member of the wrong type, is skipped and the rest of the file still answers.
 
 use std::fmt;
@@ -20,7 +20,7 @@ pub struct Lease {
     /// (the C modules compare as unsigned), and sort as negative.
     pub expiry: i64,
     hostname: Option<Span>,
-    /// Lower-cased, so that MAC matching is case-insensitive (decision N8).
+    /// Lower-cased, so that MAC matching is case-insensitive (DECISIONS.md N8).
     mac: Option<Span>,
 }
 
@@ -106,7 +106,7 @@ impl LeaseFile {
     }
 
     /// Appends to `ids`, in file order, every lease whose hostname equals
-    /// `name` ignoring ASCII case (decision N7).
+    /// `name` ignoring ASCII case (DECISIONS.md N7).
     pub fn find_by_hostname(&self, name: &[u8], ids: &mut Vec<u32>) {
         let start = ids.len();
         self.by_hostname
@@ -122,7 +122,7 @@ impl LeaseFile {
     }
 
     /// Appends to `ids`, in file order, every lease whose MAC equals `mac`
-    /// ignoring ASCII case (decision N8).
+    /// ignoring ASCII case (DECISIONS.md N8).
     pub fn find_by_mac(&self, mac: &[u8], ids: &mut Vec<u32>) {
         let start = ids.len();
         self.by_mac.candidates(self.by_mac.hash(mac), |id| {
@@ -185,7 +185,7 @@ fn address_key(address: IpAddr) -> [u8; 17] {
 }
 
 /// Parses the text of `ip-address` strictly: dotted quad or RFC 4291 text, no
-/// shorthand (`10.1`), no octal, no zone (decision N10). The real writers only
+/// shorthand (`10.1`), no octal, no zone (DECISIONS.md N10). The real writers only
 /// ever write canonical text.
 pub fn parse_ip_address(text: &str) -> Option<IpAddr> {
     text.parse().ok()

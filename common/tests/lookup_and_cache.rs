@@ -148,7 +148,8 @@ fn upstream_nsstest_cases() {
     assert_eq!(libvirt("non-existent", Family::Any), Answer::NotFound);
     assert_eq!(guest("debian", Family::V4), ips(&["192.168.122.2"]));
     assert_eq!(guest("suse", Family::V4), ips(&["192.168.122.3"]));
-    // Beyond nsstest: the full matrix of spec §8.3, with our N15/N16 fixes.
+    // Beyond nsstest: the rest of what the C modules answer on these
+    // fixtures, with our fixes DECISIONS.md N15/N16.
     assert_eq!(libvirt("fedora", Family::V6), Answer::NoAddressOfFamily);
     assert_eq!(libvirt("debian", Family::V4), Answer::NotFound);
     assert_eq!(guest("fedora", Family::Any), fedora);

@@ -167,7 +167,7 @@ fn is_blank(bytes: &[u8]) -> bool {
 
 type OracleLease = (IpAddr, i64, Option<String>, Option<String>);
 
-/// The `.status` rules (N4, N10) re-stated over a serde_json `Value`.
+/// The `.status` rules (DECISIONS.md N4, N10) re-stated over a serde_json `Value`.
 /// `Ok(None)`: valid JSON the oracle cannot judge (serde_json reads `-0` as
 /// a float, the C modules and ours as the integer 0; `-0.0` is a float to
 /// all, and serde_json does not tell them apart).

@@ -1,4 +1,5 @@
-//! Command line and environment → what to do (spec §6.2–6.5).
+//! Command line and environment → what to do, read exactly as `main` in
+//! libvirt's `src/network/leaseshelper.c` and `virLeaseNew` read them.
 //!
 //! dnsmasq runs the script as `HELPER add|old|del MAC|DUID IP [HOSTNAME]`
 //! or `HELPER init`, with the lease details in `DNSMASQ_*` variables.
@@ -37,7 +38,7 @@ pub struct Event {
     /// `DNSMASQ_INTERFACE`, else `VIR_BRIDGE_NAME`: names `<iface>.status`.
     pub interface: Vec<u8>,
     /// IPv4: `argv[2]`. IPv6: `DNSMASQ_MAC`, else the MAC embedded in the
-    /// client DUID (H8). `None` means no lease is stored.
+    /// client DUID (DECISIONS.md H8). `None` means no lease is stored.
     pub mac: Option<Vec<u8>>,
     /// `argv[3]` (absent when only the action was given).
     pub ip: Option<Vec<u8>>,

@@ -1,4 +1,4 @@
-//! The `init` answer (spec §6.8, `virLeasePrintLeases`): the lease database
+//! The `init` answer (libvirt's `virLeasePrintLeases`): the lease database
 //! in dnsmasq's lease-file format, which dnsmasq reads from our stdout when
 //! it runs with `--leasefile-ro`.
 

@@ -1,5 +1,6 @@
 //! The lease list: merging the existing `<bridge>.status` document with an
-//! event (spec §6.5, §6.6, §6.12; DECISIONS.md H7).
+//! event, as libvirt's `virLeaseNew` and `virLeaseReadCustomLeaseFile` do
+//! (DECISIONS.md H7 is where we differ).
 
 use std::fmt;
 

@@ -1,5 +1,6 @@
 //! One helper run: lock, touch, read + merge, then print (`init`) or
-//! rewrite (`add`/`old`/`del`), in the C helper's order (spec §6.4).
+//! rewrite (`add`/`old`/`del`), in the order of `main` in libvirt's
+//! `src/network/leaseshelper.c`.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -22,7 +23,7 @@ pub struct Paths<'a> {
 }
 
 /// Process `event` against `paths`. `stdout` receives the `init` answer,
-/// `stderr` the H6 notice. The lock is held until this returns.
+/// `stderr` the DECISIONS.md H6 notice. The lock is held until this returns.
 pub fn process_event(
     event: &Event,
     paths: &Paths<'_>,

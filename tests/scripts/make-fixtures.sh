@@ -104,7 +104,7 @@ macs "$D/virbr2.macs"
 
 # --------------------------------------------------------- many-addresses --
 # vm-25 fits glibc's first 1024-byte getaddrinfo buffer, vm-26 does not (the C
-# module then answers TRYAGAIN/ENOMEM and glibc gives up: DECISIONS N17);
+# module then answers TRYAGAIN/ENOMEM and glibc gives up: DECISIONS.md N17);
 # vm-many has 30 addresses and its domain many-nics 30 NICs.
 D=$(fresh many-addresses)
 {
@@ -117,7 +117,7 @@ macs "$D/virbr1.macs" "many-nics:$(for i in $(seq 1 30); do printf '52:54:00:30:
 # ------------------------------------------------------ mac-case-mismatch --
 # The .macs file names the NIC in upper case, the lease in lower case
 # (hand-edited; libvirt itself writes lower case). C: no match (strcmp);
-# ours: match (DECISIONS N8). lower-domain is the same case on both sides.
+# ours: match (DECISIONS.md N8). lower-domain is the same case on both sides.
 D=$(fresh mac-case-mismatch)
 {
 v4 virbr0 52:54:00:ab:cd:ef 192.168.122.50 $FUT vm-upper

@@ -1,7 +1,7 @@
 //! Self-removing scratch directories under the system temp dir.
 //!
 //! A lease dir must be mode 0755 with 0644 files: the modules ignore group- or
-//! world-writable lease files and dirs (DECISIONS N6), so modes are set
+//! world-writable lease files and dirs (DECISIONS.md N6), so modes are set
 //! explicitly instead of trusting the umask or git.
 
 use std::fs;
