@@ -18,148 +18,25 @@
 //! installs; skipped otherwise, and failed under `CI=true`.
 
 use std::ffi::OsString;
-use std::io::Write as _;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use integration_tests::prerequisites::{find_on_path, satisfied};
+use integration_tests::prerequisites::satisfied;
 use integration_tests::temp_dir::TempDir;
-
-/// A cold cache downloads ~45 MB first; a warm boot takes 4-15 s under TCG.
-const TEST_TIMEOUT: Duration = Duration::from_secs(300);
-const GUEST_TIMEOUT_SECS: &str = "150";
-const LIBVIRT_SO: &str = "/usr/lib/x86_64-linux-gnu/libvirt.so.0";
-
-/// Straight to fd 2: libtest captures `eprintln!` of passing tests, and these
-/// lines are the test's account of what it did.
-fn say(test: &str, what: &str) {
-    let _ = writeln!(std::io::stderr(), "{test}: {what}");
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
-/// Root (the cache lives in /var/cache and a cold one needs apt-get) and the
-/// host commands the harness itself runs.
-fn harness_missing() -> Vec<String> {
-    let mut missing = Vec::new();
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        missing.push("not root (scripts/fetch-guest-debs.sh fills /var/cache)".to_owned());
-    }
-    for command in ["bash", "apt-get", "dpkg-deb", "ldd", "flock", "timeout"] {
-        if find_on_path(command).is_none() {
-            missing.push(format!("command `{command}` not on PATH"));
-        }
-    }
-    missing
-}
-
-/// `path` when it is on PATH, otherwise a "missing" line naming its package.
-fn host_command(command: &str, package: &str, missing: &mut Vec<String>) -> PathBuf {
-    find_on_path(command).unwrap_or_else(|| {
-        missing.push(format!("`{command}` not found (package {package})"));
-        PathBuf::new()
-    })
-}
-
-struct GuestRun {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `scripts/tiny-guest.sh ARGS` in its own process group (killed whole
-/// on timeout: the script's timeout(1) then takes qemu down with it).
-fn run_guest(test: &str, args: &[OsString]) -> GuestRun {
-    let script = repo_root().join("scripts/tiny-guest.sh");
-    let shown: Vec<String> = args
-        .iter()
-        .map(|a| {
-            let a = a.to_string_lossy();
-            if a.contains(' ') {
-                format!("'{a}'")
-            } else {
-                a.into_owned()
-            }
-        })
-        .collect();
-    say(
-        test,
-        &format!("running {} {}", script.display(), shown.join(" ")),
-    );
-    let started = Instant::now();
-    let mut child = Command::new(&script)
-        .arg("--timeout")
-        .arg(GUEST_TIMEOUT_SECS)
-        .args(args)
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{test}: start {}: {e}", script.display()));
-    // Drain both pipes on threads so a chatty guest cannot block the script.
-    let mut out_pipe = child.stdout.take().expect("stdout piped");
-    let mut err_pipe = child.stderr.take().expect("stderr piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut out_pipe, &mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut err_pipe, &mut buf);
-        buf
-    });
-    let deadline = started + TEST_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            // SAFETY: plain kill(2) of the process group created above.
-            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGTERM) };
-            let _ = child.wait();
-            panic!("{test}: tiny-guest.sh still running after {TEST_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let run = GuestRun {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&out_reader.join().expect("stdout reader")).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().expect("stderr reader")).into_owned(),
-    };
-    say(
-        test,
-        &format!(
-            "tiny-guest.sh exited {:?} after {:.1?}; guest output:\n{}\n-- harness stderr:\n{}",
-            run.code,
-            started.elapsed(),
-            run.stdout,
-            run.stderr.trim_end()
-        ),
-    );
-    run
-}
+use integration_tests::tiny_guest::{
+    build_vsock_cid_shim, check_libvirt_so, find_host_command, host_to_guest, missing_for_harness,
+    narrate, repo_root, run_tiny_guest, LIBVIRT_SO,
+};
 
 #[test]
 fn harness_returns_output_and_exit_code() {
     let test = "harness_returns_output_and_exit_code";
-    if !satisfied(test, &harness_missing()) {
+    if !satisfied(test, &missing_for_harness()) {
         return;
     }
-    say(
+    narrate(
         test,
         "guest prints two lines without a final newline, one line on stderr, exits 7",
     );
-    let run = run_guest(
+    let run = run_tiny_guest(
         test,
         &[
             "-c".into(),
@@ -185,35 +62,18 @@ fn harness_returns_output_and_exit_code() {
 #[test]
 fn vsock_and_ssh_over_vsock() {
     let test = "vsock_and_ssh_over_vsock";
-    let mut missing = harness_missing();
-    let socat = host_command("socat", "socat", &mut missing);
-    let ssh = host_command("ssh", "openssh-client", &mut missing);
-    let sshd = host_command("sshd", "openssh-server", &mut missing);
-    let ssh_keygen = host_command("ssh-keygen", "openssh-client", &mut missing);
-    let gcc = host_command("gcc", "gcc", &mut missing);
+    let mut missing = missing_for_harness();
+    let socat = find_host_command("socat", "socat", &mut missing);
+    let ssh = find_host_command("ssh", "openssh-client", &mut missing);
+    let sshd = find_host_command("sshd", "openssh-server", &mut missing);
+    let ssh_keygen = find_host_command("ssh-keygen", "openssh-client", &mut missing);
+    let gcc = find_host_command("gcc", "gcc", &mut missing);
     if !satisfied(test, &missing) {
         return;
     }
 
     let scratch = TempDir::new("tiny-guest-vsock");
-    let shim = scratch.path().join("vsock-cid-to-local.so");
-    let shim_source = repo_root().join("tests/scripts/vsock-cid-to-local.c");
-    say(
-        test,
-        &format!("building the guest-only LD_PRELOAD shim {}", shim.display()),
-    );
-    let built = Command::new(&gcc)
-        .args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o"])
-        .arg(&shim)
-        .arg(&shim_source)
-        .arg("-ldl")
-        .status()
-        .expect("run gcc");
-    assert!(
-        built.success(),
-        "{test}: gcc {} failed",
-        shim_source.display()
-    );
+    let shim = build_vsock_cid_shim(test, &gcc, scratch.path());
 
     let mut args: Vec<OsString> = Vec::new();
     for binary in [&socat, &ssh, &sshd, &ssh_keygen] {
@@ -221,40 +81,33 @@ fn vsock_and_ssh_over_vsock() {
         args.push(binary.into());
     }
     args.push("--file".into());
-    let mut file = shim.into_os_string();
-    file.push(":/usr/local/lib/vsock-cid-to-local.so");
-    args.push(file);
+    args.push(host_to_guest(&shim, "/usr/local/lib/vsock-cid-to-local.so"));
     args.push(
         repo_root()
             .join("tests/scripts/tiny-guest-vsock-ssh.sh")
             .into(),
     );
-    let run = run_guest(test, &args);
+    let run = run_tiny_guest(test, &args);
 
-    for marker in [
-        "VSOCK-ECHO-OK",
-        "VSOCK-CID42-OK",
-        "ssh as 0 on tiny-guest",
-        "SSH-OVER-VSOCK-OK",
-        "SSH-OVER-VSOCK-CID42-OK",
-    ] {
-        assert!(
-            run.stdout.lines().any(|l| l == marker),
-            "{test}: guest did not print {marker:?} (exit {:?})",
-            run.code
-        );
-    }
+    run.assert_printed(
+        test,
+        &[
+            "VSOCK-ECHO-OK",
+            "VSOCK-CID42-OK",
+            "ssh as 0 on tiny-guest",
+            "SSH-OVER-VSOCK-OK",
+            "SSH-OVER-VSOCK-CID42-OK",
+        ],
+    );
     assert_eq!(run.code, Some(0), "{test}: guest script failed");
 }
 
 #[test]
 fn libvirt_test_driver_in_guest() {
     let test = "libvirt_test_driver_in_guest";
-    let mut missing = harness_missing();
-    if !Path::new(LIBVIRT_SO).exists() {
-        missing.push(format!("{LIBVIRT_SO} missing (package libvirt0)"));
-    }
-    let virsh = host_command("virsh", "libvirt-clients", &mut missing);
+    let mut missing = missing_for_harness();
+    check_libvirt_so(&mut missing);
+    let virsh = find_host_command("virsh", "libvirt-clients", &mut missing);
     if !satisfied(test, &missing) {
         return;
     }
@@ -269,23 +122,19 @@ fn libvirt_test_driver_in_guest() {
          <devices><vsock model='virtio'><cid auto='no' address='42'/></vsock></devices>\n  \
          </domain>\n</node>\n",
     );
-    say(
+    narrate(
         test,
         &format!("copying {LIBVIRT_SO} (dlopen'ed by the proxy) and virsh with their libraries"),
     );
-    let mut file = node.into_os_string();
-    file.push(":/root/node.xml");
-    let mut virsh_arg = virsh.into_os_string();
-    virsh_arg.push(":/usr/bin/virsh");
-    let run = run_guest(
+    let run = run_tiny_guest(
         test,
         &[
             "--binary".into(),
             LIBVIRT_SO.into(),
             "--binary".into(),
-            virsh_arg,
+            host_to_guest(&virsh, "/usr/bin/virsh"),
             "--file".into(),
-            file,
+            host_to_guest(&node, "/root/node.xml"),
             "-c".into(),
             "set -e\n\
              virsh -c test:///default list --name\n\

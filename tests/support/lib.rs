@@ -5,7 +5,9 @@
 //! `lease_format` + `synthetic` (lease files in the real writers' bytes),
 //! `getent` (lookups inside `scripts/nsenv.sh` namespaces); `nss_module` (a built
 //! module `dlopen`ed in-process); `leasehelper` (the helpers side by side);
-//! `ssh_proxy` (the SSH proxy, its fixture, and a real sshd in a netns).
+//! `ssh_proxy` (the SSH proxy, its fixture, and a real sshd in a netns);
+//! `tiny_guest` (a script in a throw-away qemu guest via `scripts/tiny-guest.sh`,
+//! where the VSOCK tests use AF_VSOCK without touching this machine's).
 
 pub mod getent;
 pub mod lease_format;
@@ -16,3 +18,4 @@ pub mod prerequisites;
 pub mod ssh_proxy;
 pub mod synthetic;
 pub mod temp_dir;
+pub mod tiny_guest;
