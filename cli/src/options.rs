@@ -175,7 +175,8 @@ mod tests {
             let cli = parse(args).unwrap();
             assert_eq!(cli.globals.lease_dir, PathBuf::from("/x"), "{args:?}");
         }
-        let cli = parse(&["--libdir", "/a", "check", "--libdir=/b"]).unwrap_or_else(|e| panic!("{e}"));
+        let cli =
+            parse(&["--libdir", "/a", "check", "--libdir=/b"]).unwrap_or_else(|e| panic!("{e}"));
         // clap: a global given after the command replaces the one before it.
         assert_eq!(cli.globals.resolve().libdirs, Some(vec!["/b".into()]));
         let cli = parse(&["check", "--libdir", "/a", "--libdir", "/b"]).unwrap();

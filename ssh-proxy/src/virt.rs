@@ -5,7 +5,7 @@
 //! pins `libc` for the whole workspace, and would be statically linked LGPL
 //! code in an MIT/Apache binary. Fifteen stable C entry points (all present
 //! since libvirt 4.5) are simpler, and when the library is absent the proxy
-//! still works through the DHCP leases (decision P2 in ssh-proxy/README.md).
+//! still works through the DHCP leases (DECISIONS.md P2).
 //!
 //! Every connection is read-only: it needs no polkit rule, and a proxy has
 //! no business changing a domain.
