@@ -97,14 +97,44 @@ fn held_leases(
     held
 }
 
-/// What the lease data says. Returns each service's answer.
+/// What the lease data says, in four parts: the hostname (libvirt), the
+/// domain (libvirt_guest), an unknown name, ignored files. Returns each
+/// service's answer.
 fn lease_data(dir: &LeaseDir, name: &[u8], shown: &str, now: i64, f: &mut Findings) -> [Answer; 2] {
     let libvirt = Service::Libvirt.lookup_name(dir, name, Family::Any, now);
     let guest = Service::LibvirtGuest.lookup_name(dir, name, Family::Any, now);
-
-    // libvirt: leases whose DHCP hostname is the name.
     let by_hostname = held_leases(dir, now, |leases, ids| leases.find_by_hostname(name, ids));
-    if let Answer::Found(addresses) = &libvirt {
+    let hostname_found = matches!(libvirt, Answer::Found(_));
+    let macs: Vec<String> = macs_of_domain(dir, name)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+
+    hostname_findings(&libvirt, &by_hostname, shown, now, f);
+    let query = Query {
+        dir,
+        name,
+        shown,
+        now,
+    };
+    domain_findings(&query, &macs, &guest, &by_hostname, hostname_found, f);
+    if !hostname_found && by_hostname.is_empty() && macs.is_empty() {
+        unknown_name_findings(dir, shown, now, f);
+    }
+    ignored_file_findings(dir, f);
+    [libvirt, guest]
+}
+
+/// libvirt: the leases whose DHCP hostname is the name, live and expired.
+fn hostname_findings(
+    libvirt: &Answer,
+    by_hostname: &[Held],
+    shown: &str,
+    now: i64,
+    f: &mut Findings,
+) {
+    let hostname_found = matches!(libvirt, Answer::Found(_));
+    if let Answer::Found(addresses) = libvirt {
         let mut networks: Vec<&str> = by_hostname
             .iter()
             .filter(|h| h.live)
@@ -120,7 +150,6 @@ fn lease_data(dir: &LeaseDir, name: &[u8], shown: &str, now: i64, f: &mut Findin
             ),
         );
     }
-    let hostname_found = matches!(libvirt, Answer::Found(_));
     for held in by_hostname.iter().filter(|h| !h.live) {
         f.add(
             if hostname_found {
@@ -136,144 +165,170 @@ fn lease_data(dir: &LeaseDir, name: &[u8], shown: &str, now: i64, f: &mut Findin
             ),
         );
     }
+}
 
-    // libvirt_guest: the domain's MACs in .macs, and their leases.
-    let macs: Vec<String> = macs_of_domain(dir, name)
-        .into_iter()
-        .map(str::to_owned)
+/// The name `explain` looks up, and where.
+struct Query<'a> {
+    dir: &'a LeaseDir,
+    name: &'a [u8],
+    /// The name as printed.
+    shown: &'a str,
+    now: i64,
+}
+
+/// libvirt_guest: the domain's MACs in the .macs files, and their leases;
+/// and, when the hostname did not match, what the guest calls itself.
+fn domain_findings(
+    query: &Query<'_>,
+    macs: &[String],
+    guest: &Answer,
+    by_hostname: &[Held],
+    hostname_found: bool,
+    f: &mut Findings,
+) {
+    let Query {
+        dir,
+        name,
+        shown,
+        now,
+    } = *query;
+    if macs.is_empty() {
+        return;
+    }
+    let macs_networks: Vec<String> = dir
+        .files()
+        .iter()
+        .filter(|file| match file.content() {
+            Content::Macs(m) => {
+                let mut any = false;
+                m.for_each_mac_of_domain(name, |_| any = true);
+                any
+            }
+            _ => false,
+        })
+        .map(|file| file.name().to_string_lossy().into_owned())
         .collect();
-    if !macs.is_empty() {
-        let macs_networks: Vec<String> = dir
-            .files()
-            .iter()
-            .filter(|file| match file.content() {
-                Content::Macs(m) => {
-                    let mut any = false;
-                    m.for_each_mac_of_domain(name, |_| any = true);
-                    any
-                }
-                _ => false,
-            })
-            .map(|file| file.name().to_string_lossy().into_owned())
-            .collect();
-        let listed = format!("{} (MAC {})", macs_networks.join(", "), macs.join(", "));
-        let by_mac = held_leases(dir, now, |leases, ids| {
-            for mac in &macs {
-                leases.find_by_mac(mac.as_bytes(), ids);
-            }
-        });
-        match &guest {
-            Answer::Found(addresses) => f.add(
-                Level::Ok,
-                format!(
-                    "libvirt_guest: domain {shown} is in {listed}, leases {}",
-                    join(addresses)
-                ),
-            ),
-            _ if by_mac.is_empty() => f.add(
-                Level::Fail,
-                format!(
-                    "domain {shown} is in {listed} but holds no lease: the VM is shut off, \
-                     has not finished DHCP, or uses a static address"
-                ),
-            ),
-            _ => {
-                let already = |h: &Held| {
-                    by_hostname
-                        .iter()
-                        .any(|o| o.network == h.network && o.address == h.address)
-                };
-                for held in by_mac.iter().filter(|h| !already(h)) {
-                    f.add(
-                        Level::Fail,
-                        format!(
-                            "lease of domain {shown} on {} ({}) {}",
-                            held.network,
-                            held.address,
-                            expired_text(held.expiry, now)
-                        ),
-                    );
-                }
-            }
+    let listed = format!("{} (MAC {})", macs_networks.join(", "), macs.join(", "));
+    let by_mac = held_leases(dir, now, |leases, ids| {
+        for mac in macs {
+            leases.find_by_mac(mac.as_bytes(), ids);
         }
-        if !hostname_found {
-            let live: Vec<&Held> = by_mac.iter().filter(|h| h.live).collect();
-            let mut others: Vec<&str> = live.iter().filter_map(|h| h.hostname.as_deref()).collect();
-            others.sort_unstable();
-            others.dedup();
-            if !live.is_empty() && others.is_empty() {
-                let where_ = live
+    });
+    match guest {
+        Answer::Found(addresses) => f.add(
+            Level::Ok,
+            format!(
+                "libvirt_guest: domain {shown} is in {listed}, leases {}",
+                join(addresses)
+            ),
+        ),
+        _ if by_mac.is_empty() => f.add(
+            Level::Fail,
+            format!(
+                "domain {shown} is in {listed} but holds no lease: the VM is shut off, \
+                     has not finished DHCP, or uses a static address"
+            ),
+        ),
+        _ => {
+            let already = |h: &Held| {
+                by_hostname
                     .iter()
-                    .map(|h| format!("{} on {}", h.address, h.network))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                    .any(|o| o.network == h.network && o.address == h.address)
+            };
+            for held in by_mac.iter().filter(|h| !already(h)) {
                 f.add(
-                    Level::Warn,
+                    Level::Fail,
                     format!(
-                        "guest sent no hostname: the leases of domain {shown} ({where_}) carry no \
-                         DHCP hostname, so libvirt does not know it; libvirt_guest answers it"
-                    ),
-                );
-            } else if !others.is_empty() {
-                f.add(
-                    Level::Info,
-                    format!(
-                        "the guest of domain {shown} calls itself {} over DHCP: libvirt answers \
-                         that name, libvirt_guest answers {shown}",
-                        others.join(", ")
+                        "lease of domain {shown} on {} ({}) {}",
+                        held.network,
+                        held.address,
+                        expired_text(held.expiry, now)
                     ),
                 );
             }
         }
     }
+    if !hostname_found {
+        let live: Vec<&Held> = by_mac.iter().filter(|h| h.live).collect();
+        let mut others: Vec<&str> = live.iter().filter_map(|h| h.hostname.as_deref()).collect();
+        others.sort_unstable();
+        others.dedup();
+        if !live.is_empty() && others.is_empty() {
+            let where_ = live
+                .iter()
+                .map(|h| format!("{} on {}", h.address, h.network))
+                .collect::<Vec<_>>()
+                .join(", ");
+            f.add(
+                Level::Warn,
+                format!(
+                    "guest sent no hostname: the leases of domain {shown} ({where_}) carry no \
+                         DHCP hostname, so libvirt does not know it; libvirt_guest answers it"
+                ),
+            );
+        } else if !others.is_empty() {
+            f.add(
+                Level::Info,
+                format!(
+                    "the guest of domain {shown} calls itself {} over DHCP: libvirt answers \
+                         that name, libvirt_guest answers {shown}",
+                    others.join(", ")
+                ),
+            );
+        }
+    }
+}
 
-    if !hostname_found && by_hostname.is_empty() && macs.is_empty() {
-        f.add(
+/// A name neither module knows: likely mistakes, and names that do resolve.
+fn unknown_name_findings(dir: &LeaseDir, shown: &str, now: i64, f: &mut Findings) {
+    f.add(
             Level::Fail,
             format!(
                 "unknown name: no lease has the hostname {shown} and no .macs file lists a domain {shown}"
             ),
         );
-        if shown.ends_with('.') {
+    if shown.ends_with('.') {
+        f.add(
+            Level::Info,
+            "the modules match names exactly: drop the trailing dot",
+        );
+    } else if let Some((first, _)) = shown.split_once('.') {
+        let known = |n: &str| {
+            SERVICES.iter().any(|s| {
+                matches!(
+                    s.lookup_name(dir, n.as_bytes(), Family::Any, now),
+                    Answer::Found(_)
+                )
+            })
+        };
+        if known(first) {
             f.add(
                 Level::Info,
-                "the modules match names exactly: drop the trailing dot",
-            );
-        } else if let Some((first, _)) = shown.split_once('.') {
-            let known = |n: &str| {
-                SERVICES.iter().any(|s| {
-                    matches!(
-                        s.lookup_name(dir, n.as_bytes(), Family::Any, now),
-                        Answer::Found(_)
-                    )
-                })
-            };
-            if known(first) {
-                f.add(
-                    Level::Info,
-                    format!("{first} resolves: the modules match bare names, not {shown}"),
-                );
-            }
-        }
-        let mut names: Vec<String> = list::rows(dir, now)
-            .into_iter()
-            .filter(|r| r.lease.as_ref().is_some_and(|l| l.live))
-            .map(|r| r.name)
-            .collect();
-        names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-        if !names.is_empty() {
-            let more = if names.len() > 8 { ", ..." } else { "" };
-            names.truncate(8);
-            f.add(
-                Level::Info,
-                format!(
-                    "names that resolve: {}{more} (libvirt-nss list)",
-                    names.join(", ")
-                ),
+                format!("{first} resolves: the modules match bare names, not {shown}"),
             );
         }
     }
+    let mut names: Vec<String> = list::rows(dir, now)
+        .into_iter()
+        .filter(|r| r.lease.as_ref().is_some_and(|l| l.live))
+        .map(|r| r.name)
+        .collect();
+    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    if !names.is_empty() {
+        let more = if names.len() > 8 { ", ..." } else { "" };
+        names.truncate(8);
+        f.add(
+            Level::Info,
+            format!(
+                "names that resolve: {}{more} (libvirt-nss list)",
+                names.join(", ")
+            ),
+        );
+    }
+}
 
+/// Files that contribute nothing, or only some of their entries.
+fn ignored_file_findings(dir: &LeaseDir, f: &mut Findings) {
     for file in dir.files() {
         match file.content() {
             Content::Ignored(ignored) => f.add(
@@ -295,7 +350,6 @@ fn lease_data(dir: &LeaseDir, name: &[u8], shown: &str, now: i64, f: &mut Findin
             _ => {}
         }
     }
-    [libvirt, guest]
 }
 
 fn multiarch() -> &'static str {
