@@ -20,10 +20,10 @@
 
 mod gen;
 mod nss;
+mod opts;
 mod report;
 mod stats;
 
-use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -32,6 +32,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use nss::{Func, Module, NSS_STATUS_SUCCESS};
+use opts::Opts;
 
 const LEASE_DIR: &str = "/var/lib/libvirt/dnsmasq";
 
@@ -56,57 +57,6 @@ fn main() -> ExitCode {
             eprintln!("nss-bench {cmd}: {e}");
             ExitCode::from(1)
         }
-    }
-}
-
-/// `--key value` options, plus everything after `--`.
-pub struct Opts {
-    map: BTreeMap<String, String>,
-    pub command: Vec<String>,
-}
-
-impl Opts {
-    fn parse(args: &[String]) -> Result<Opts, String> {
-        let mut map = BTreeMap::new();
-        let mut it = args.iter();
-        let mut command = Vec::new();
-        while let Some(a) = it.next() {
-            if a == "--" {
-                command = it.cloned().collect();
-                break;
-            }
-            let key = a
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument {a}"))?;
-            let value = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
-            map.insert(key.to_owned(), value.clone());
-        }
-        Ok(Opts { map, command })
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.map.get(key).map(String::as_str)
-    }
-
-    pub fn req(&self, key: &str) -> Result<&str, String> {
-        self.get(key).ok_or_else(|| format!("--{key} is required"))
-    }
-
-    pub fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, String> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("--{key}: bad number {v}")),
-        }
-    }
-
-    /// The `--tag k=v,k=v` pairs.
-    fn tags(&self) -> Vec<(String, String)> {
-        self.get("tag")
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
     }
 }
 

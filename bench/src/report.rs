@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 
+use crate::opts::Opts;
 use crate::stats::median;
-use crate::Opts;
 
 const SERVICES: [&str; 2] = ["libvirt", "libvirt_guest"];
 const FUNCS: [&str; 2] = ["gbn4", "gbn2v4"];
