@@ -8,7 +8,8 @@
 //! from the file, and skips the members the lookups never read.
 //!
 //! It accepts exactly RFC 8259 JSON (one value, no comments, no BOM, no
-//! trailing commas, no control characters in strings, no lone surrogates) and
+//! trailing commas, no control characters in strings; a lone surrogate
+//! escape, which its grammar allows, reads as U+FFFD) and
 //! nests at most [`MAX_DEPTH`] levels, so hostile input cannot exhaust the
 //! stack. Callers drive it with [`JsonReader::array`] / [`JsonReader::object`]
 //! cursors, reading the values they want and skipping the rest.
@@ -312,22 +313,31 @@ impl<'a> JsonReader<'a> {
         }
     }
 
-    /// After `\u`: four hex digits, combining a surrogate pair.
+    /// After `\u`: four hex digits, combining a surrogate pair. A lone
+    /// surrogate (a high one not followed by `\u` and a low one, or a low one
+    /// alone) is read as U+FFFD, like bytes that are not UTF-8: it costs only
+    /// its own string, not the file (DECISIONS.md N26); an escape after a
+    /// lone high surrogate is read on its own.
     fn unicode_escape(&mut self) -> Result<char, JsonError> {
         let high = self.hex4()?;
         let code = match high {
             0xD800..=0xDBFF => {
-                if !self.bytes()[self.pos..].starts_with(b"\\u") {
-                    return self.fail("lone surrogate in escape");
+                let low = self.bytes()[self.pos..]
+                    .strip_prefix(b"\\u")
+                    .and_then(|rest| rest.get(..4))
+                    .and_then(|digits| std::str::from_utf8(digits).ok())
+                    .filter(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|digits| u32::from_str_radix(digits, 16).ok())
+                    .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                match low {
+                    Some(low) => {
+                        self.pos += 6;
+                        0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    None => return Ok(char::REPLACEMENT_CHARACTER),
                 }
-                self.pos += 2;
-                let low = self.hex4()?;
-                if !(0xDC00..=0xDFFF).contains(&low) {
-                    return self.fail("lone surrogate in escape");
-                }
-                0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
             }
-            0xDC00..=0xDFFF => return self.fail("lone surrogate in escape"),
+            0xDC00..=0xDFFF => return Ok(char::REPLACEMENT_CHARACTER),
             code => code,
         };
         char::from_u32(code).map_or_else(|| self.fail("invalid escape"), Ok)
@@ -526,6 +536,32 @@ mod tests {
     }
 
     #[test]
+    fn lone_surrogate_escapes_read_as_replacement_characters() {
+        let values =
+            scalars(r#"["\ud800", "a\udc00b", "\ud800\u0041", "\udbff\ud800\udc00", "\ud800\\u"]"#)
+                .unwrap();
+        let texts: Vec<&str> = values
+            .iter()
+            .map(|v| match v {
+                Scalar::Str(s) => &**s,
+                _ => panic!("{v:?}"),
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "\u{fffd}",
+                "a\u{fffd}b",
+                "\u{fffd}A",
+                "\u{fffd}\u{10000}",
+                "\u{fffd}\\u"
+            ]
+        );
+        assert!(!accepts(r#""\ud800\u12""#));
+        assert!(!accepts(r#""\ud800\uzzzz""#));
+    }
+
+    #[test]
     fn numbers_integers_and_others() {
         let values = scalars("[0, -0, 42, -9223372036854775808, 9223372036854775807, 9223372036854775808, 1.5, 1e3, -2E-2, null, true, [1], {\"a\": 1}]").unwrap();
         assert_eq!(
@@ -582,9 +618,6 @@ mod tests {
             "\"a\tb\"",
             "\"\\x\"",
             "\"\\u12\"",
-            "\"\\ud800\"",
-            "\"\\udc00\"",
-            "\"\\ud800\\u0041\"",
             "[] []",
             "\u{feff}[]",
             "/* c */ []",

@@ -373,6 +373,24 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_surrogate_escape_costs_only_its_own_string() {
+        // yajl (the C modules, libvirt's helper) accepts lone surrogates.
+        let file = LeaseFile::parse(
+            br#"[{"ip-address": "10.0.0.1", "hostname": "lone\ud800"},
+                 {"ip-address": "10.0.0.2", "hostname": "ok", "x": "\udc00"},
+                 {"ip-address": "10.0.0.3", "hostname": "\ud83d\ude00"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            hostnames_of(&file),
+            vec![Some("lone\u{fffd}"), Some("ok"), Some("\u{1f600}")]
+        );
+        let mut ids = Vec::new();
+        file.find_by_hostname(b"OK", &mut ids);
+        assert_eq!(ids, vec![1]);
+    }
+
+    #[test]
     fn entries_without_mac_or_hostname_are_kept() {
         let file = LeaseFile::parse(br#"[{"ip-address": "10.0.0.1", "hostname": null}]"#).unwrap();
         assert_eq!(file.leases().len(), 1);
