@@ -77,22 +77,45 @@ fn lock_and_atomic_write_at_syscall_level() {
         return;
     }
     let ours = trace(&leasehelper::ours());
+    const RENAME: (&str, &[&str]) = (
+        "rename over the file",
+        &[
+            "rename",
+            NEW_FILE,
+            "\"/var/lib/libvirt/dnsmasq/virbr0.status\") = 0",
+        ],
+    );
+    // ours never opens the lock path through a symlink or blocks on a FIFO
+    // there, and creates <file>.new only exclusively (DECISIONS.md H11)
+    assert!(
+        ours[0].contains("O_NOFOLLOW") && ours[0].contains("O_NONBLOCK"),
+        "ours: lock opened without O_NOFOLLOW|O_NONBLOCK: {}",
+        ours[0]
+    );
+    let after_rename = assert_in_order(
+        "ours",
+        &ours,
+        &[
+            ("lock byte 0, blocking", &[SET_LOCK]),
+            ("re-check the lock path", &[LOCK]),
+            ("truncate the pid file", &["ftruncate("]),
+            ("remove a stale <file>.new (H11)", &["unlink", NEW_FILE]),
+            (
+                "create <file>.new exclusively (H11)",
+                &[NEW_FILE, "O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW"],
+            ),
+            ("fsync the data", &["fsync("]),
+            RENAME,
+        ],
+    );
     let lock_and_write: &[(&str, &[&str])] = &[
         ("lock byte 0, blocking", &[SET_LOCK]),
         ("re-check the lock path", &[LOCK]),
         ("truncate the pid file", &["ftruncate("]),
         ("create <file>.new", &[NEW_FILE, "O_WRONLY|O_CREAT|O_TRUNC"]),
         ("fsync the data", &["fsync("]),
-        (
-            "rename over the file",
-            &[
-                "rename",
-                NEW_FILE,
-                "\"/var/lib/libvirt/dnsmasq/virbr0.status\") = 0",
-            ],
-        ),
+        RENAME,
     ];
-    let after_rename = assert_in_order("ours", &ours, lock_and_write);
     let after_dir_sync = assert_in_order(
         "ours",
         &ours[after_rename..],

@@ -18,7 +18,10 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// Replace `path` with `contents` so that at every instant `path` is either
 /// the complete old file or the complete new one:
 ///
-/// 1. `open(<path>.new, O_WRONLY|O_CREAT|O_TRUNC, 0644)`;
+/// 1. `unlink(<path>.new)` (a leftover of a crash, or anything planted
+///    there), then `open(<path>.new, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW,
+///    0644)`: only a file this call created is ever written (DECISIONS.md
+///    H11; C's `O_TRUNC` open follows a symlink and overwrites its target);
 /// 2. `fchown` to our euid/egid and `fchmod` to exactly 0644 when they
 ///    differ (overrides the umask and a setgid directory);
 /// 3. write everything, `fsync`, `close`;
@@ -46,11 +49,16 @@ pub fn replace_file(path: &Path, contents: &[u8]) -> Result<(), HelperError> {
 }
 
 fn write_new_file(new_path: &Path, contents: &[u8]) -> Result<(), HelperError> {
+    match fs::remove_file(new_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(HelperError::io("cannot remove stale file", new_path, &e)),
+    }
     let mut file = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(new_path)
         .map_err(|e| HelperError::io("Failed to create file", new_path, &e))?;
     force_owner_and_mode(&file)

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::status_file::{explain_refusal, not_regular};
 use crate::sys::lock_first_byte_blocking;
 
 /// A held lock. Dropping it releases it the way libvirt does: `unlink(path)`
@@ -18,8 +19,10 @@ pub struct PidLock {
 }
 
 impl PidLock {
-    /// Loop: `open(path, O_WRONLY|O_CREAT|O_CLOEXEC, 0644)` (umask applies),
-    /// `fstat`, then `fcntl(F_SETLKW)` for a write lock on byte 0, length 1,
+    /// Loop: `open(path, O_WRONLY|O_CREAT|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC,
+    /// 0644)` (umask applies), `fstat` (refused unless a regular file:
+    /// DECISIONS.md H11, a symlink or FIFO planted at the lock path is never
+    /// truncated or waited on; `O_NONBLOCK` does not affect the lock), then `fcntl(F_SETLKW)` for a write lock on byte 0, length 1,
     /// which blocks while another process (C or Rust helper) holds it. After
     /// getting it, `stat(path)`: if the file was unlinked or replaced
     /// meanwhile (the previous holder releases by unlinking), the lock is on
@@ -32,11 +35,15 @@ impl PidLock {
                 .create(true)
                 .truncate(false)
                 .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                 .open(path)
-                .map_err(|e| ("Failed to open pid file", e))?;
+                .map_err(|e| ("Failed to open pid file", explain_refusal(path, e)))?;
             let locked = file
                 .metadata()
                 .map_err(|e| ("Unable to check status of pid file", e))?;
+            if !locked.is_file() {
+                return Err(("Refusing pid file", not_regular(locked.file_type())));
+            }
             lock_first_byte_blocking(&file).map_err(|e| ("Failed to acquire pid file", e))?;
             match fs::metadata(path) {
                 Ok(now) if now.dev() == locked.dev() && now.ino() == locked.ino() => break file,

@@ -34,7 +34,7 @@ pub fn process_event(
         .map_err(|(what, e)| HelperError::io(what, paths.lock_file, &e))?;
     let status_path = paths.status_file;
     status_file::touch(status_path)
-        .map_err(|e| HelperError::io("cannot create file", status_path, &e))?;
+        .map_err(|e| HelperError::io("Refusing status file", status_path, &e))?;
 
     let new_lease = match event.action {
         Action::Add | Action::Old => leases::new_lease(event).map_err(|trimmed| {
@@ -85,6 +85,9 @@ fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, H
     let contents = match status_file::read_limited(path, config::MAX_STATUS_FILE_BYTES) {
         Ok(contents) => contents,
         Err(ReadError::Io(e)) => return Err(HelperError::io("Failed to read file", path, &e)),
+        Err(ReadError::NotRegular(e)) => {
+            return Err(HelperError::io("Refusing status file", path, &e))
+        }
         Err(ReadError::TooLarge { limit }) => {
             return Err(HelperError::new(format!(
                 "Failed to read file '{}': larger than {limit} bytes (Value too large for defined data type)",
@@ -340,6 +343,102 @@ mod tests {
         e.hostname = Some(vec![b'h', 0xff]);
         assert!(run.go(&e).0.is_err());
         assert_eq!(run.content(), "");
+    }
+
+    /// Runs `event` on another thread: `None` if it has not returned within
+    /// 20 s (C, and this helper before H11, blocked for ever on a FIFO).
+    fn go_within_timeout(
+        status: std::path::PathBuf,
+        lock: std::path::PathBuf,
+        event: Event,
+    ) -> Option<Result<(), String>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let paths = Paths {
+                status_file: &status,
+                lock_file: &lock,
+            };
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let r = process_event(&event, &paths, &mut out, &mut err).map_err(|e| e.to_string());
+            let _ = tx.send(r);
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20)).ok()
+    }
+
+    fn mkfifo(path: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo {}", path.display());
+    }
+
+    #[test]
+    fn h11_symlink_at_the_temp_file_is_removed_not_followed() {
+        let run = Run::new("h11-new");
+        let victim = run.dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&victim, atomic_write::temp_path(&run.status())).unwrap();
+        run.go(&v4(Action::Add, "m", "10.0.0.1", Some("a"), "5"))
+            .0
+            .unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(
+            fs::metadata(&victim).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+        assert!(run.content().contains("10.0.0.1"));
+        assert!(!atomic_write::temp_path(&run.status()).exists());
+    }
+
+    #[test]
+    fn h11_symlink_or_fifo_at_the_lock_path_is_refused() {
+        let run = Run::new("h11-lock");
+        let lock = run.dir.path().join("leaseshelper.pid");
+        let victim = run.dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        fs::write(run.status(), "[ ]").unwrap();
+        std::os::unix::fs::symlink(&victim, &lock).unwrap();
+        let event = v4(Action::Add, "m", "10.0.0.1", None, "5");
+        let r = go_within_timeout(run.status(), lock.clone(), event.clone()).expect("hung");
+        let message = r.unwrap_err();
+        assert!(message.contains("symbolic link"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(run.content(), "[ ]");
+        // a dangling symlink is not followed to create its target either
+        fs::remove_file(&victim).unwrap();
+        let r = go_within_timeout(run.status(), lock.clone(), event.clone()).expect("hung");
+        assert!(r.unwrap_err().contains("symbolic link"));
+        assert!(!victim.exists());
+        fs::remove_file(&lock).unwrap();
+        mkfifo(&lock);
+        let r = go_within_timeout(run.status(), lock.clone(), event).expect("blocked on a FIFO");
+        let message = r.unwrap_err();
+        assert!(message.contains("FIFO"), "{message}");
+        assert_eq!(run.content(), "[ ]");
+    }
+
+    #[test]
+    fn h11_fifo_or_device_at_the_status_path_is_refused() {
+        let run = Run::new("h11-status");
+        let lock = run.dir.path().join("leaseshelper.pid");
+        mkfifo(&run.status());
+        let event = v4(Action::Add, "m", "10.0.0.1", None, "5");
+        let r = go_within_timeout(run.status(), lock.clone(), event.clone())
+            .expect("blocked on a FIFO");
+        let message = r.unwrap_err();
+        assert!(message.contains("FIFO"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(!lock.exists(), "lock file left behind");
+        // a symlink to a FIFO or a device is refused the same way
+        fs::remove_file(run.status()).unwrap();
+        std::os::unix::fs::symlink("/dev/null", run.status()).unwrap();
+        let r = go_within_timeout(run.status(), lock.clone(), init()).expect("hung");
+        assert!(r.unwrap_err().contains("device"));
+        assert_eq!(fs::read_link(run.status()).unwrap(), Path::new("/dev/null"));
     }
 
     #[test]
