@@ -44,6 +44,10 @@ impl std::error::Error for JsonError {}
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Scalar<'a> {
     Str(Cow<'a, str>),
+    /// A string that held bytes that are not UTF-8 or a lone surrogate
+    /// escape, read as U+FFFD: it may be shown, but it must match no name
+    /// (DECISIONS.md N27), not even a query spelling out those U+FFFD.
+    Garbled(Cow<'a, str>),
     Int(i64),
     Null,
     /// Anything else: a fraction or exponent, an integer beyond `i64`, a
@@ -54,6 +58,9 @@ pub(crate) enum Scalar<'a> {
 pub(crate) struct JsonReader<'a> {
     text: &'a str,
     pos: usize,
+    /// Offsets in `text` of the U+FFFD that stand for bytes that were not
+    /// UTF-8, ascending (empty for a file that was valid UTF-8).
+    replaced: &'a [u32],
 }
 
 impl<'a> JsonReader<'a> {
@@ -61,7 +68,11 @@ impl<'a> JsonReader<'a> {
     /// through [`for_each_object_in_array`]).
     #[cfg(test)]
     pub(crate) fn new(text: &'a str) -> JsonReader<'a> {
-        JsonReader { text, pos: 0 }
+        JsonReader {
+            text,
+            pos: 0,
+            replaced: &[],
+        }
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -124,7 +135,10 @@ impl<'a> JsonReader<'a> {
     /// `depth` levels of nesting already) and reported as `Other`.
     pub(crate) fn scalar(&mut self, depth: usize) -> Result<Scalar<'a>, JsonError> {
         match self.peek() {
-            Some(b'"') => Ok(Scalar::Str(self.string()?)),
+            Some(b'"') => Ok(match self.string_checked()? {
+                (text, true) => Scalar::Str(text),
+                (text, false) => Scalar::Garbled(text),
+            }),
             Some(b'-' | b'0'..=b'9') => Ok(self.number()?.map_or(Scalar::Other, Scalar::Int)),
             Some(b'n') => self.literal("null").map(|()| Scalar::Null),
             _ => self.skip_value(depth).map(|()| Scalar::Other),
@@ -242,6 +256,24 @@ impl<'a> JsonReader<'a> {
 
     /// Reads a string, borrowed from the file unless it has escapes.
     pub(crate) fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        self.string_checked().map(|(text, _)| text)
+    }
+
+    /// Whether `text[start..end]` holds a U+FFFD that stands for bytes that
+    /// were not UTF-8.
+    fn replaced_within(&self, start: usize, end: usize) -> bool {
+        if self.replaced.is_empty() {
+            return false;
+        }
+        let first = self.replaced.partition_point(|&at| (at as usize) < start);
+        self.replaced
+            .get(first)
+            .is_some_and(|&at| (at as usize) < end)
+    }
+
+    /// [`string`](Self::string), and whether it is text: false when it held
+    /// bytes that are not UTF-8 or a lone surrogate escape.
+    fn string_checked(&mut self) -> Result<(Cow<'a, str>, bool), JsonError> {
         self.expect(b'"', "expected a string")?;
         let bytes = self.bytes();
         let start = self.pos;
@@ -253,11 +285,14 @@ impl<'a> JsonReader<'a> {
                     self.pos = pos + 1;
                     // Bytes between two ASCII quotes of valid UTF-8 are valid
                     // UTF-8 on char boundaries: this slice cannot fail.
-                    return Ok(Cow::Borrowed(&self.text[start..pos]));
+                    let is_text = !self.replaced_within(start, pos);
+                    return Ok((Cow::Borrowed(&self.text[start..pos]), is_text));
                 }
                 Some(b'\\') => {
                     self.pos = pos;
-                    return self.escaped_string(start).map(Cow::Owned);
+                    let (decoded, no_lone_surrogate) = self.escaped_string(start)?;
+                    let is_text = no_lone_surrogate && !self.replaced_within(start, self.pos);
+                    return Ok((Cow::Owned(decoded), is_text));
                 }
                 Some(0x00..=0x1f) => {
                     self.pos = pos;
@@ -274,9 +309,11 @@ impl<'a> JsonReader<'a> {
 
     /// The slow path of [`string`](Self::string): decodes escapes, from the
     /// string's first byte at `start`; `self.pos` is at the first backslash.
-    fn escaped_string(&mut self, start: usize) -> Result<String, JsonError> {
+    /// Also says whether no lone surrogate escape was met.
+    fn escaped_string(&mut self, start: usize) -> Result<(String, bool), JsonError> {
         let bytes = self.bytes();
         let mut decoded = String::from(&self.text[start..self.pos]);
+        let mut no_lone_surrogate = true;
         loop {
             let run_start = self.pos;
             self.pos = skip_plain_string_bytes(bytes, self.pos);
@@ -284,7 +321,7 @@ impl<'a> JsonReader<'a> {
             match bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(decoded);
+                    return Ok((decoded, no_lone_surrogate));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -299,7 +336,9 @@ impl<'a> JsonReader<'a> {
                         Some(b't') => '\t',
                         Some(b'u') => {
                             self.pos += 1;
-                            decoded.push(self.unicode_escape()?);
+                            let (char, paired) = self.unicode_escape()?;
+                            no_lone_surrogate &= paired;
+                            decoded.push(char);
                             continue;
                         }
                         _ => return self.fail("invalid escape"),
@@ -317,8 +356,9 @@ impl<'a> JsonReader<'a> {
     /// surrogate (a high one not followed by `\u` and a low one, or a low one
     /// alone) is read as U+FFFD, like bytes that are not UTF-8: it costs only
     /// its own string, not the file (DECISIONS.md N26); an escape after a
-    /// lone high surrogate is read on its own.
-    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+    /// lone high surrogate is read on its own. The flag is false for a lone
+    /// surrogate.
+    fn unicode_escape(&mut self) -> Result<(char, bool), JsonError> {
         let high = self.hex4()?;
         let code = match high {
             0xD800..=0xDBFF => {
@@ -334,13 +374,13 @@ impl<'a> JsonReader<'a> {
                         self.pos += 6;
                         0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    None => return Ok(char::REPLACEMENT_CHARACTER),
+                    None => return Ok((char::REPLACEMENT_CHARACTER, false)),
                 }
             }
-            0xDC00..=0xDFFF => return Ok(char::REPLACEMENT_CHARACTER),
+            0xDC00..=0xDFFF => return Ok((char::REPLACEMENT_CHARACTER, false)),
             code => code,
         };
-        char::from_u32(code).map_or_else(|| self.fail("invalid escape"), Ok)
+        char::from_u32(code).map_or_else(|| self.fail("invalid escape"), |c| Ok((c, true)))
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
@@ -451,6 +491,22 @@ fn skip_plain_string_bytes(bytes: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// `String::from_utf8_lossy`, and the offset of each U+FFFD it put in place of
+/// bytes that are not UTF-8 (a U+FFFD spelled in the file is not one of them).
+fn decode_lossy(bytes: &[u8]) -> (String, Vec<u32>) {
+    let mut text = String::with_capacity(bytes.len() + bytes.len() / 2);
+    let mut replaced = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            // Files are capped at 32 MiB, so offsets fit in u32.
+            replaced.push(text.len() as u32);
+            text.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    (text, replaced)
+}
+
 /// Line and column (1-based, in bytes) of `offset`, for messages.
 fn error_at(bytes: &[u8], offset: usize, reason: &'static str) -> JsonError {
     let before = &bytes[..offset.min(bytes.len())];
@@ -473,7 +529,7 @@ fn error_at(bytes: &[u8], offset: usize, reason: &'static str) -> JsonError {
 /// A blank document is an empty array.
 ///
 /// Bytes that are not UTF-8 are read as U+FFFD, so they cost only the string
-/// they are in (which then matches no query): the lease helper, like yajl,
+/// they are in (which then matches no query, N27): the lease helper, like yajl,
 /// checks UTF-8 only structurally and may keep an overlong form it was
 /// given, and that must not take down every name of the network (DECISIONS.md N3, N4).
 /// Outside strings such bytes are still a syntax error.
@@ -481,10 +537,18 @@ pub(crate) fn for_each_object_in_array(
     bytes: &[u8],
     mut on_object: impl for<'t> FnMut(&mut JsonReader<'t>) -> Result<(), JsonError>,
 ) -> Result<(), JsonError> {
-    let text = String::from_utf8_lossy(bytes);
+    let decoded;
+    let (text, replaced) = match std::str::from_utf8(bytes) {
+        Ok(text) => (text, &[][..]),
+        Err(_) => {
+            decoded = decode_lossy(bytes);
+            (&decoded.0[..], &decoded.1[..])
+        }
+    };
     let mut reader = JsonReader {
-        text: &text,
+        text,
         pos: 0,
+        replaced,
     };
     if reader.at_end() {
         return Ok(());
@@ -537,14 +601,15 @@ mod tests {
 
     #[test]
     fn lone_surrogate_escapes_read_as_replacement_characters() {
-        let values =
-            scalars(r#"["\ud800", "a\udc00b", "\ud800\u0041", "\udbff\ud800\udc00", "\ud800\\u"]"#)
-                .unwrap();
+        let values = scalars(
+            r#"["\ud800", "a\udc00b", "\ud800\u0041", "\udbff\ud800\udc00", "\ud800\\u", "\ud83d\ude00", "\ufffd"]"#,
+        )
+        .unwrap();
         let texts: Vec<&str> = values
             .iter()
             .map(|v| match v {
-                Scalar::Str(s) => &**s,
-                _ => panic!("{v:?}"),
+                Scalar::Garbled(s) => &**s,
+                _ => "(text)",
             })
             .collect();
         assert_eq!(
@@ -554,7 +619,9 @@ mod tests {
                 "a\u{fffd}b",
                 "\u{fffd}A",
                 "\u{fffd}\u{10000}",
-                "\u{fffd}\\u"
+                "\u{fffd}\\u",
+                "(text)",
+                "(text)"
             ]
         );
         assert!(!accepts(r#""\ud800\u12""#));
@@ -636,8 +703,10 @@ mod tests {
             for_each_object_in_array(bytes, |reader| {
                 let mut object = reader.object()?;
                 while object.next_key(reader)?.is_some() {
-                    if let Scalar::Str(s) = reader.scalar(2)? {
-                        strings.push(s.into_owned());
+                    match reader.scalar(2)? {
+                        Scalar::Str(s) => strings.push(s.into_owned()),
+                        Scalar::Garbled(s) => strings.push(format!("garbled {s}")),
+                        _ => {}
                     }
                 }
                 Ok(())
@@ -647,9 +716,20 @@ mod tests {
         assert_eq!(
             collect(b"[{\"a\": \"h\xc0\x80\", \"b\": \"ok\"}, {\"c\": \"caf\xc3\xa9\"}]"),
             Ok(vec![
-                "h\u{fffd}\u{fffd}".to_owned(),
+                "garbled h\u{fffd}\u{fffd}".to_owned(),
                 "ok".to_owned(),
                 "caf\u{e9}".to_owned()
+            ])
+        );
+        // A U+FFFD spelled in the file, raw or escaped, is text; one put in
+        // place of bytes that are not UTF-8 is not, escapes or not.
+        assert_eq!(
+            collect(b"[{\"a\": \"x\xef\xbf\xbd\", \"b\": \"\\ufffd\\n\xff\", \"c\": \"\\ufffd\xef\xbf\xbd\"}, \"\xfe\", {\"d\": \"\xef\xbf\xbd\"}]"),
+            Ok(vec![
+                "x\u{fffd}".to_owned(),
+                "garbled \u{fffd}\n\u{fffd}".to_owned(),
+                "\u{fffd}\u{fffd}".to_owned(),
+                "\u{fffd}".to_owned()
             ])
         );
         assert!(collect(b"[{\"a\": 1}\xff]").is_err());

@@ -224,7 +224,7 @@ pub fn domain_of_address(dir: &LeaseDir, address: IpAddr, now: i64) -> Option<St
     leases_holding(dir, address, now)
         .into_iter()
         .find_map(|(file, lease)| {
-            let mac = file.mac(lease)?;
+            let mac = file.mac_key(lease)?;
             dir.macs_files()
                 .find_map(|macs| macs.domain_of_mac(mac.as_bytes()))
                 .map(str::to_owned)

@@ -42,12 +42,17 @@ impl MacsFile {
         };
         json::for_each_object_in_array(bytes, |reader| {
             let entry = RawDomain::read(reader)?;
-            match entry.domain {
-                Some(Scalar::Str(name)) => {
-                    let name = file.text.push(&name);
+            let name = match entry.domain {
+                Some(Scalar::Str(name)) => Some(file.text.push(&name)),
+                Some(Scalar::Garbled(name)) => Some(file.text.push(&name).garbled()),
+                _ => None,
+            };
+            match name {
+                Some(name) => {
                     let first_mac = file.macs.len() as u32;
-                    for mac in entry.macs {
-                        file.macs.push(file.text.push_lowercase(&mac));
+                    for (mac, is_text) in entry.macs {
+                        let span = file.text.push_lowercase(&mac);
+                        file.macs.push(if is_text { span } else { span.garbled() });
                     }
                     let mac_count = file.macs.len() as u32 - first_mac;
                     file.domains.push(DomainEntry {
@@ -60,13 +65,20 @@ impl MacsFile {
             }
             Ok(())
         })?;
+        // Garbled names and MACs match nothing (N27): they are not indexed.
         file.by_domain = KeyIndex::with_capacity(file.domains.len());
         for (id, domain) in file.domains.iter().enumerate() {
+            if !domain.name.is_text() {
+                continue;
+            }
             let hash = file.by_domain.hash(file.text.get(domain.name).as_bytes());
             file.by_domain.insert(hash, id as u32);
         }
         file.by_mac = KeyIndex::with_capacity(file.macs.len());
         for (id, mac) in file.macs.iter().enumerate() {
+            if !mac.is_text() {
+                continue;
+            }
             let hash = file.by_mac.hash(file.text.get(*mac).as_bytes());
             file.by_mac.insert(hash, id as u32);
         }
@@ -102,8 +114,12 @@ impl MacsFile {
         });
         ids.sort_unstable();
         for id in ids {
-            self.macs_of(&self.domains[id as usize])
-                .for_each(&mut visit);
+            let domain = &self.domains[id as usize];
+            let range = domain.first_mac as usize..(domain.first_mac + domain.mac_count) as usize;
+            self.macs[range]
+                .iter()
+                .filter(|span| span.is_text())
+                .for_each(|span| visit(self.text.get(*span)));
         }
     }
 
@@ -154,8 +170,9 @@ impl fmt::Debug for MacsFile {
 struct RawDomain<'a> {
     domain: Option<Scalar<'a>>,
     /// Every string of every `macs` array (repeated arrays accumulate, as in
-    /// C); other element types, and a `macs` that is not an array, add none.
-    macs: Vec<Cow<'a, str>>,
+    /// C), and whether it is text (not garbled, N27); other element types,
+    /// and a `macs` that is not an array, add none.
+    macs: Vec<(Cow<'a, str>, bool)>,
 }
 
 impl<'a> RawDomain<'a> {
@@ -168,8 +185,10 @@ impl<'a> RawDomain<'a> {
                 "macs" if reader.peek() == Some(b'[') => {
                     let mut macs = reader.array()?;
                     while macs.next(reader)? {
-                        if let Scalar::Str(mac) = reader.scalar(3)? {
-                            entry.macs.push(mac);
+                        match reader.scalar(3)? {
+                            Scalar::Str(mac) => entry.macs.push((mac, true)),
+                            Scalar::Garbled(mac) => entry.macs.push((mac, false)),
+                            _ => {}
                         }
                     }
                 }
@@ -238,6 +257,22 @@ mod tests {
         assert_eq!(macs_of(&file, "b"), vec!["m4", "m7", "m8"]);
         assert!(macs_of(&file, "c").is_empty());
         assert_eq!(file.skipped_entries(), 2);
+    }
+
+    #[test]
+    fn garbled_names_and_macs_match_nothing() {
+        let file = MacsFile::parse(
+            b"[{\"domain\": \"bad\xffname\", \"macs\": [\"m1\"]},\n \
+              {\"domain\": \"good\", \"macs\": [\"m\xff\", \"m\\ud800\", \"m2\"]},\n \
+              {\"domain\": \"lone\\udc00\", \"macs\": [\"m3\"]}]",
+        )
+        .unwrap();
+        assert!(macs_of(&file, "bad\u{fffd}name").is_empty());
+        assert!(macs_of(&file, "lone\u{fffd}").is_empty());
+        assert_eq!(macs_of(&file, "good"), vec!["m2"]);
+        assert_eq!(file.domain_of_mac(b"m\xef\xbf\xbd"), None);
+        assert_eq!(file.domain_of_mac(b"m1"), Some("bad\u{fffd}name"));
+        assert_eq!(file.domains().count(), 3);
     }
 
     #[test]

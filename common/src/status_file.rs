@@ -70,11 +70,12 @@ impl LeaseFile {
         };
         for (id, lease) in file.leases.iter().enumerate() {
             let id = id as u32;
-            if let Some(hostname) = lease.hostname {
+            // A garbled string matches no name (N27): it is not indexed.
+            if let Some(hostname) = lease.hostname.filter(|s| s.is_text()) {
                 let hash = file.by_hostname.hash(file.text.get(hostname).as_bytes());
                 file.by_hostname.insert(hash, id);
             }
-            if let Some(mac) = lease.mac {
+            if let Some(mac) = lease.mac.filter(|s| s.is_text()) {
                 let hash = file.by_mac.hash(file.text.get(mac).as_bytes());
                 file.by_mac.insert(hash, id);
             }
@@ -98,6 +99,24 @@ impl LeaseFile {
 
     pub fn mac(&self, lease: &Lease) -> Option<&str> {
         lease.mac.map(|span| self.text.get(span))
+    }
+
+    /// The hostname as lookups match it: `None` also when it held bytes that
+    /// are not UTF-8 or a lone surrogate escape ([`hostname`](Self::hostname)
+    /// shows it with U+FFFD; DECISIONS.md N27).
+    pub fn hostname_key(&self, lease: &Lease) -> Option<&str> {
+        lease
+            .hostname
+            .filter(|s| s.is_text())
+            .map(|span| self.text.get(span))
+    }
+
+    /// The MAC as lookups match it (see [`hostname_key`](Self::hostname_key)).
+    pub fn mac_key(&self, lease: &Lease) -> Option<&str> {
+        lease
+            .mac
+            .filter(|s| s.is_text())
+            .map(|span| self.text.get(span))
     }
 
     /// Entries that were present but unusable (bad IP, wrong member types).
@@ -215,11 +234,13 @@ impl RawLease<'_> {
         let hostname = match self.hostname {
             None | Some(Scalar::Null) => None,
             Some(Scalar::Str(name)) => Some(text.push(&name)),
+            Some(Scalar::Garbled(name)) => Some(text.push(&name).garbled()),
             Some(_) => return None,
         };
         let mac = match self.mac_address {
             None | Some(Scalar::Null) => None,
             Some(Scalar::Str(mac)) => Some(text.push_lowercase(&mac)),
+            Some(Scalar::Garbled(mac)) => Some(text.push_lowercase(&mac).garbled()),
             Some(_) => return None,
         };
         Some(Lease {
@@ -370,6 +391,41 @@ mod tests {
         let mut ids = Vec::new();
         file.find_by_hostname(b"h\xc0\x80", &mut ids);
         assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn replacement_characters_do_not_alias_bytes_that_are_not_text() {
+        let file = LeaseFile::parse(
+            b"[{\"ip-address\": \"10.0.0.1\", \"hostname\": \"bad\xffname\", \"mac-address\": \"52:54:00:00:00:\xff\"},\n \
+              {\"ip-address\": \"10.0.0.2\", \"hostname\": \"lone\\ud800\", \"mac-address\": \"52:54:00:00:00:\\udc00\"},\n \
+              {\"ip-address\": \"10.0.0.3\", \"hostname\": \"real\xef\xbf\xbd\", \"mac-address\": \"52:54:00:00:00:\\ufffd\"}]",
+        )
+        .unwrap();
+        assert_eq!(
+            hostnames_of(&file),
+            vec![
+                Some("bad\u{fffd}name"),
+                Some("lone\u{fffd}"),
+                Some("real\u{fffd}")
+            ]
+        );
+        let find = |name: &str, by_mac: bool| {
+            let mut ids = Vec::new();
+            if by_mac {
+                file.find_by_mac(name.as_bytes(), &mut ids);
+            } else {
+                file.find_by_hostname(name.as_bytes(), &mut ids);
+            }
+            ids
+        };
+        assert!(find("bad\u{fffd}name", false).is_empty());
+        assert!(find("lone\u{fffd}", false).is_empty());
+        assert!(find("52:54:00:00:00:\u{fffd}", true) == vec![2]);
+        // A U+FFFD written in the file is text like any other.
+        assert_eq!(find("REAL\u{fffd}", false), vec![2]);
+        assert_eq!(file.hostname_key(file.lease(0)), None);
+        assert_eq!(file.mac_key(file.lease(1)), None);
+        assert_eq!(file.hostname_key(file.lease(2)), Some("real\u{fffd}"));
     }
 
     #[test]

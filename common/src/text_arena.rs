@@ -4,7 +4,28 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {
     start: u32,
+    /// The length, and [`GARBLED`] for text that must match no name.
     len: u32,
+}
+
+/// Set in `Span::len` for a string that held bytes that are not UTF-8 or a
+/// lone surrogate escape (read as U+FFFD; DECISIONS.md N27). Lengths stay far
+/// below: files are capped at 32 MiB.
+const GARBLED: u32 = 1 << 31;
+
+impl Span {
+    /// False for a garbled string: shown as read, never matched.
+    pub(crate) fn is_text(self) -> bool {
+        self.len & GARBLED == 0
+    }
+
+    /// The same text, marked garbled.
+    pub(crate) fn garbled(self) -> Span {
+        Span {
+            start: self.start,
+            len: self.len | GARBLED,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -26,7 +47,8 @@ impl TextArena {
     }
 
     pub(crate) fn get(&self, span: Span) -> &str {
-        &self.text[span.start as usize..(span.start + span.len) as usize]
+        let len = span.len & !GARBLED;
+        &self.text[span.start as usize..(span.start + len) as usize]
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
