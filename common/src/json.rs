@@ -146,30 +146,57 @@ impl<'a> JsonReader<'a> {
     }
 
     /// Skips one value of any kind, nested at most `MAX_DEPTH - depth` levels.
+    ///
+    /// Without recursion: the containers it is inside are one bit each (set
+    /// for an object) in a `u128`, so skipping the deepest accepted document
+    /// costs one small frame, whatever its depth; a lookup on a thread with a
+    /// 16 KiB stack cannot overflow here (DECISIONS.md N28).
     pub(crate) fn skip_value(&mut self, depth: usize) -> Result<(), JsonError> {
-        match self.peek() {
-            Some(b'"') => self.string().map(drop),
-            Some(b'-' | b'0'..=b'9') => self.number().map(drop),
-            Some(b't') => self.literal("true"),
-            Some(b'f') => self.literal("false"),
-            Some(b'n') => self.literal("null"),
-            Some(b'[' | b'{') if depth >= MAX_DEPTH => self.fail("nesting too deep"),
-            Some(b'[') => {
-                let mut array = self.array()?;
-                while array.next(self)? {
-                    self.skip_value(depth + 1)?;
+        const _: () = assert!(MAX_DEPTH <= u128::BITS as usize);
+        let mut objects: u128 = 0;
+        let mut open = 0usize;
+        loop {
+            // One value; a container that holds something is entered.
+            let entered = match self.peek() {
+                Some(b'"') => self.string().map(drop).map(|()| false),
+                Some(b'-' | b'0'..=b'9') => self.number().map(|_| false),
+                Some(b't') => self.literal("true").map(|()| false),
+                Some(b'f') => self.literal("false").map(|()| false),
+                Some(b'n') => self.literal("null").map(|()| false),
+                Some(b'[' | b'{') if depth + open >= MAX_DEPTH => self.fail("nesting too deep"),
+                Some(b'[') => {
+                    objects &= !(1 << open);
+                    let mut array = self.array()?;
+                    array.next(self)
                 }
-                Ok(())
-            }
-            Some(b'{') => {
-                let mut object = self.object()?;
-                while object.next_key(self)?.is_some() {
-                    self.skip_value(depth + 1)?;
+                Some(b'{') => {
+                    objects |= 1 << open;
+                    let mut object = self.object()?;
+                    object.next_key(self).map(|key| key.is_some())
                 }
-                Ok(())
+                Some(_) => self.fail("expected a value"),
+                None => self.fail("unexpected end of file"),
+            }?;
+            if entered {
+                open += 1;
+                continue;
             }
-            Some(_) => self.fail("expected a value"),
-            None => self.fail("unexpected end of file"),
+            // That value is done: close every container it completes, until
+            // one has a next element (then skip that) or none is left.
+            loop {
+                let Some(level) = open.checked_sub(1) else {
+                    return Ok(());
+                };
+                let more = if objects & (1 << level) != 0 {
+                    ObjectCursor { first: false }.next_key(self)?.is_some()
+                } else {
+                    ArrayCursor { first: false }.next(self)?
+                };
+                if more {
+                    break;
+                }
+                open = level;
+            }
         }
     }
 
@@ -747,6 +774,19 @@ mod tests {
             "[".repeat(MAX_DEPTH + 1),
             "]".repeat(MAX_DEPTH + 1)
         )));
+        assert!(accepts(&format!(
+            "{}1{}",
+            "{\"a\": [".repeat(MAX_DEPTH / 2),
+            "]}".repeat(MAX_DEPTH / 2)
+        )));
+        assert!(!accepts(&format!(
+            "{}[]{}",
+            "{\"a\": [".repeat(MAX_DEPTH / 2),
+            "]}".repeat(MAX_DEPTH / 2)
+        )));
+        assert!(accepts(
+            r#"{"a": [{"b": [1, {"c": {}}, []]}, [], {}], "d": "x", "e": [[[]], [{}]]}"#
+        ));
         assert!(!accepts(&"[".repeat(200_000)));
         assert!(!accepts(&"{\"a\":".repeat(200_000)));
     }

@@ -352,6 +352,33 @@ mod tests {
         assert!(LeaseFile::parse(deep_inside.as_bytes()).is_err());
     }
 
+    /// `[{"hostname": "deep", ..., "x": [[[...]]]}]`, `extra` containers
+    /// deeper than the deepest accepted document.
+    fn deep_member(extra: usize) -> String {
+        let nested = json::MAX_DEPTH - 2 + extra;
+        format!(
+            r#"[{{"ip-address": "10.0.0.1", "hostname": "deep", "x": {}{}{}}}]"#,
+            "[{\"y\": ".repeat(nested / 2) + &"[".repeat(nested % 2),
+            "1",
+            "]".repeat(nested % 2) + &"}]".repeat(nested / 2)
+        )
+    }
+
+    #[test]
+    fn the_deepest_accepted_document_parses_on_a_small_thread_stack() {
+        let parsed = std::thread::Builder::new()
+            .stack_size(16 * 1024)
+            .spawn(|| {
+                let deepest = LeaseFile::parse(deep_member(0).as_bytes()).map(|f| f.leases().len());
+                let deeper = LeaseFile::parse(deep_member(1).as_bytes()).map(|f| f.leases().len());
+                (deepest, deeper.is_err())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(parsed, (Ok(1), true));
+    }
+
     #[test]
     fn a_bad_entry_is_skipped_and_the_others_kept() {
         let file = LeaseFile::parse(
