@@ -5,7 +5,8 @@
 # demo/leases/ (two networks, dual stack, a guest without hostname, an
 # expired lease, .macs files) through a generated nsswitch.conf with
 #   hosts: files libvirt libvirt_guest
-# and runs getent and libvirt-nss against it.
+# and runs getent and libvirt-nss against it; then libvirt-ssh-proxy plans
+# `ssh user@qemu/VM` routes over libvirt's test driver (demo/node.xml).
 #
 # Usage: scripts/demo.sh [--no-build]     (or: make demo)
 #
@@ -115,5 +116,14 @@ step "libvirt-nss explain: why a name does not resolve" \
     libvirt-nss explain old-vm
 step "libvirt-nss explain: a guest without a hostname" \
     libvirt-nss explain builder
+# The SSH proxy plans routes without dialling (resolve); libvirt's test
+# driver (demo/node.xml) stands in for libvirtd. VSOCK is never dialled here.
+PROXY=(env LIBVIRT_SSH_PROXY_VSOCK=deny libvirt-ssh-proxy --uri "test://$ROOT/demo/node.xml")
+step "ssh user@qemu/web01: the SSH proxy finds the domain, then its live DHCP leases (IPv4 first)" \
+    "${PROXY[@]}" resolve qemu/web01
+step "ssh user@qemu/builder: a VSOCK CID is tried first, then the lease" \
+    "${PROXY[@]}" resolve qemu/builder
+step "ssh user@qemu/old-vm: a shut-off domain is never dialled; one line says why (exit status 69)" \
+    "${PROXY[@]}" qemu/old-vm 22
 echo
 echo "== done; nothing on the host changed. Next: make deb, or make install and see nsswitch-examples/"
