@@ -76,14 +76,22 @@ impl Module {
 
     fn lookup_name(&self, name: &[u8], family: Family) -> Result<Vec<IpAddr>, Failure> {
         let now = crate::now_epoch_seconds();
-        let answer = self
+        let (answer, transient) = self
             .cache
             .with_fresh(
                 Path::new(self.lease_dir),
                 self.service.files_read(),
-                |dir| self.service.lookup_name(dir, name, family, now),
+                |dir| {
+                    let answer = self.service.lookup_name(dir, name, family, now);
+                    (answer, dir.transient_error())
+                },
             )
             .map_err(|e| Failure::Unavailable { errno: e.errno() })?;
+        // A file we could not read for want of descriptors or memory may
+        // hold the name: not an answer, whatever the others said (N29).
+        if let Some(errno) = transient {
+            return Err(Failure::Unavailable { errno });
+        }
         match answer {
             Answer::Found(addresses) => Ok(addresses),
             Answer::NoAddressOfFamily => Err(Failure::NoAddressOfFamily),
@@ -93,14 +101,21 @@ impl Module {
 
     fn lookup_address(&self, address: IpAddr) -> Result<String, Failure> {
         let now = crate::now_epoch_seconds();
-        self.cache
+        let (name, transient) = self
+            .cache
             .with_fresh(
                 Path::new(self.lease_dir),
                 self.service.files_read(),
-                |dir| self.service.lookup_address(dir, address, now),
+                |dir| {
+                    let name = self.service.lookup_address(dir, address, now);
+                    (name, dir.transient_error())
+                },
             )
-            .map_err(|e| Failure::Unavailable { errno: e.errno() })?
-            .ok_or(Failure::NotFound)
+            .map_err(|e| Failure::Unavailable { errno: e.errno() })?;
+        if let Some(errno) = transient {
+            return Err(Failure::Unavailable { errno });
+        }
+        name.ok_or(Failure::NotFound)
     }
 }
 

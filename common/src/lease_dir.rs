@@ -74,6 +74,10 @@ pub enum Ignored {
     TooLarge {
         bytes: u64,
     },
+    /// Could not be opened or read. A transient errno ([`is_transient`]:
+    /// out of descriptors or memory, interrupted) is never cached: the file
+    /// is tried again on the next call, and meanwhile the lookup is UNAVAIL
+    /// with that errno (N29) instead of an authoritative NOTFOUND.
     Unreadable {
         errno: i32,
     },
@@ -207,10 +211,33 @@ fn load(path: &Path, kind: FileKind) -> Loaded {
         Err(ignored) => Content::Ignored(ignored),
     };
     let racy = stamp.is_some_and(|s| s.is_racy(read_at));
+    // A transient failure says nothing about the file: keep no stamp, so the
+    // next call reads it again (N29).
+    let stamp = if transient_errno(&content).is_some() {
+        None
+    } else {
+        stamp
+    };
     Loaded {
         stamp,
         racy,
         content,
+    }
+}
+
+/// `EMFILE`, `ENFILE`, `ENOMEM`, `EINTR`, `EAGAIN`: the state of the calling
+/// process or host, not of the file (N29).
+pub fn is_transient(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EINTR | libc::EAGAIN
+    )
+}
+
+fn transient_errno(content: &Content) -> Option<i32> {
+    match content {
+        Content::Ignored(Ignored::Unreadable { errno }) if is_transient(*errno) => Some(*errno),
+        _ => None,
     }
 }
 
@@ -303,13 +330,18 @@ impl LeaseDir {
         let entries = fs::read_dir(&self.path).map_err(|e| DirError::Unreadable {
             errno: errno_of(&e),
         })?;
-        let mut names: Vec<(OsString, FileKind)> = entries
-            .filter_map(|entry| entry.ok())
-            .filter_map(|entry| {
-                let name = entry.file_name();
-                FileKind::of_name(name.as_bytes(), self.files_read).map(|kind| (name, kind))
-            })
-            .collect();
+        let mut names: Vec<(OsString, FileKind)> = Vec::new();
+        for entry in entries {
+            // A listing cut short (out of memory, ...) must not be taken for
+            // the directory's content (N29).
+            let entry = entry.map_err(|e| DirError::Unreadable {
+                errno: errno_of(&e),
+            })?;
+            let name = entry.file_name();
+            if let Some(kind) = FileKind::of_name(name.as_bytes(), self.files_read) {
+                names.push((name, kind));
+            }
+        }
         names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 
         let mut known = std::mem::take(&mut self.files).into_iter().peekable();
@@ -326,6 +358,17 @@ impl LeaseDir {
             }
         }
         Ok(())
+    }
+
+    /// The errno of a transient failure ([`is_transient`]) met while reading
+    /// a file since the last [`refresh`](Self::refresh): a lookup that met one
+    /// may have missed leases, so it must answer UNAVAIL with this errno, not
+    /// NOTFOUND (N29). Such a file is read again on the next call.
+    pub fn transient_error(&self) -> Option<i32> {
+        self.files
+            .iter()
+            .filter_map(|f| f.loaded.get())
+            .find_map(|loaded| transient_errno(&loaded.content))
     }
 
     /// Every file in name order.
