@@ -10,7 +10,7 @@ use common::{LeaseDir, Service};
 use serde_json::json;
 
 use crate::options::Globals;
-use crate::report::{describe_dir_error, describe_ignored, network_of, read_lease_dir};
+use crate::report::{describe_dir_error, describe_ignored, escape, network_of, read_lease_dir};
 use crate::timefmt;
 
 /// One name a module answers (or would, had its lease not expired).
@@ -148,7 +148,7 @@ pub fn run(globals: &Globals, json: bool, out: &mut dyn Write) -> io::Result<u8>
         if let Content::Ignored(ignored) = file.content() {
             eprintln!(
                 "libvirt-nss: note: {} ignored: {}",
-                file.path().display(),
+                escape(&file.path().display().to_string()),
                 describe_ignored(ignored)
             );
         }
@@ -174,16 +174,20 @@ pub fn run(globals: &Globals, json: bool, out: &mut dyn Write) -> io::Result<u8>
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|row| match &row.lease {
+            // names, networks and MACs come from the files: escaped, so a
+            // name cannot forge a row (DECISIONS.md N32)
             Some(l) => [
-                row.name.clone(),
+                escape(&row.name).into_owned(),
                 row.service.name().to_owned(),
                 l.address.to_string(),
-                l.network.clone(),
-                l.mac.clone().unwrap_or_else(|| "-".to_owned()),
+                escape(&l.network).into_owned(),
+                l.mac
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), |m| escape(m).into_owned()),
                 expiry_text(l.expiry, l.live),
             ],
             None => [
-                row.name.clone(),
+                escape(&row.name).into_owned(),
                 row.service.name().to_owned(),
                 "-".to_owned(),
                 "-".to_owned(),

@@ -1,6 +1,8 @@
 //! Shared pieces: reading the lease dir as the modules do, describing why
 //! something is ignored, and one-line findings with a level tag.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -72,7 +74,9 @@ pub enum Level {
     Info,
 }
 
-/// Writes `TAG  text` (tags are 4 wide; coloured on a terminal).
+/// Writes `TAG  text` (tags are 4 wide; coloured on a terminal). The text
+/// is [`escape`]d: names from lease files cannot add lines or terminal
+/// escapes to a finding.
 pub fn line(out: &mut dyn Write, style: &Style, level: Level, text: &str) -> io::Result<()> {
     let tag = match level {
         Level::Ok => style.green("ok  "),
@@ -80,5 +84,46 @@ pub fn line(out: &mut dyn Write, style: &Style, level: Level, text: &str) -> io:
         Level::Warn => style.yellow("warn"),
         Level::Info => style.dim("info"),
     };
-    writeln!(out, "{tag} {text}")
+    writeln!(out, "{tag} {}", escape(text))
+}
+
+/// Text from a lease file (a guest's DHCP hostname, a domain name, a file
+/// name) made safe to print on one line of a terminal or log (DECISIONS.md
+/// N32): a backslash becomes `\\`, newline, carriage return and tab
+/// `\n`, `\r`, `\t`, and every other control character (C0, DEL, C1) and
+/// every invisible or direction-changing format character (zero-width
+/// spaces and joiners, bidirectional embeddings, overrides and isolates,
+/// line and paragraph separators, the BOM) `\u{XXXX}`. Valid hostnames
+/// come out unchanged.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let needs = |c: char| {
+        c == '\\'
+            || c.is_control()
+            || matches!(
+                c,
+                '\u{061c}'
+                    | '\u{180e}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{2028}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2069}'
+                    | '\u{feff}'
+            )
+    };
+    if !text.contains(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if needs(c) => {
+                let _ = write!(escaped, "\\u{{{:04x}}}", c as u32);
+            }
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
 }

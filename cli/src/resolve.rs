@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use common::{Answer, Family, Service};
 
 use crate::options::Globals;
-use crate::report::{describe_dir_error, read_lease_dir};
+use crate::report::{describe_dir_error, escape, read_lease_dir};
 
 pub fn run(
     globals: &Globals,
@@ -54,7 +54,7 @@ pub fn run(
         return match service.lookup_address(&dir, address, now) {
             Some(name) => {
                 writeln!(out, "{label}: SUCCESS")?;
-                writeln!(out, "{name}")?;
+                writeln!(out, "{}", escape(&name))?;
                 Ok(0)
             }
             None => {

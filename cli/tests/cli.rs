@@ -329,6 +329,38 @@ fn list_shows_every_name_with_module_network_and_expiry() {
     assert!(!text.contains('\x1b'), "no colour when stdout is not a TTY");
 }
 
+/// DECISIONS.md N32: a guest-chosen name with a newline (or a terminal
+/// escape) cannot forge a row of `list` or a line of `explain`/`resolve`.
+#[test]
+fn names_from_the_files_are_escaped_in_the_output() {
+    let setup = Setup::new();
+    write_file(
+        &setup.leases.join("virbr9.status"),
+        r#"[{"ip-address": "10.9.0.66", "mac-address": "52:54:00:09:00:66",
+             "hostname": "evil\n10.0.0.66 injected-line\u001b[2J", "expiry-time": 0}]"#,
+        0o644,
+    );
+    let out = setup.run(&["list"]);
+    let text = stdout(&out);
+    assert!(
+        !text.lines().any(|l| l.starts_with("10.0.0.66")),
+        "forged row in:\n{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "terminal escape in:\n{text}");
+    assert_line(&text, r"evil\n10.0.0.66 injected-line\u{001b}[2J");
+
+    let (text, _) = setup.explain(GOOD_HOSTS, "evil\n10.0.0.66 injected-line\u{1b}[2J");
+    for line in text.lines() {
+        assert!(
+            ["ok  ", "FAIL", "warn", "info"]
+                .iter()
+                .any(|tag| line.starts_with(tag)),
+            "a line without a finding tag: {line:?} in:\n{text}"
+        );
+    }
+    assert_line(&text, r"evil\n10.0.0.66 injected-line\u{001b}[2J");
+}
+
 #[test]
 fn list_json_has_epoch_and_expired_flags() {
     let setup = Setup::new();

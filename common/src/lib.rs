@@ -18,6 +18,7 @@
 
 #[allow(unsafe_code)]
 pub mod ffi;
+pub mod hostname;
 pub mod json;
 mod key_index;
 pub mod lease_dir;

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use crate::hostname::is_valid_hostname;
 use crate::lease_dir::{FileSet, LeaseDir};
 use crate::status_file::{Lease, LeaseFile};
 
@@ -31,15 +32,22 @@ impl Service {
         }
     }
 
-    /// Forward lookup of `name` (bytes as the caller gave them).
+    /// Forward lookup of `name` (bytes as the caller gave them). The empty
+    /// name never matches, not even a lease or domain with an empty name
+    /// (N33). A name that is not a valid hostname still matches (N32): the
+    /// answer's `h_name` is the caller's own query.
     pub fn lookup_name(self, dir: &LeaseDir, name: &[u8], family: Family, now: i64) -> Answer {
+        if name.is_empty() {
+            return Answer::NotFound;
+        }
         match self {
             Service::Libvirt => lookup_hostname(dir, name, family, now),
             Service::LibvirtGuest => lookup_domain(dir, name, family, now),
         }
     }
 
-    /// Reverse lookup: the name this service gives `address`.
+    /// Reverse lookup: the name this service gives `address`, always a valid
+    /// hostname (N32).
     pub fn lookup_address(self, dir: &LeaseDir, address: IpAddr, now: i64) -> Option<String> {
         match self {
             Service::Libvirt => hostname_of_address(dir, address, now),
@@ -210,16 +218,22 @@ fn leases_holding(dir: &LeaseDir, address: IpAddr, now: i64) -> Vec<(&LeaseFile,
     holders
 }
 
-/// `libvirt` reverse: the hostname of the best live lease on `address`.
+/// `libvirt` reverse: the hostname of the best live lease on `address` that
+/// has a valid one (N32: a lease whose hostname is not a valid hostname is
+/// passed over like one without a hostname).
 pub fn hostname_of_address(dir: &LeaseDir, address: IpAddr, now: i64) -> Option<String> {
     leases_holding(dir, address, now)
         .into_iter()
-        .find_map(|(file, lease)| file.hostname(lease).filter(|h| !h.is_empty()))
+        .find_map(|(file, lease)| {
+            file.hostname(lease)
+                .filter(|h| is_valid_hostname(h.as_bytes()))
+        })
         .map(str::to_owned)
 }
 
 /// `libvirt_guest` reverse: the domain owning the MAC of the best live lease
-/// on `address`.
+/// on `address` whose domain is a valid hostname (N32; libvirt allows any
+/// domain name but `/`).
 pub fn domain_of_address(dir: &LeaseDir, address: IpAddr, now: i64) -> Option<String> {
     leases_holding(dir, address, now)
         .into_iter()
@@ -227,6 +241,7 @@ pub fn domain_of_address(dir: &LeaseDir, address: IpAddr, now: i64) -> Option<St
             let mac = file.mac_key(lease)?;
             dir.macs_files()
                 .find_map(|macs| macs.domain_of_mac(mac.as_bytes()))
+                .filter(|domain| is_valid_hostname(domain.as_bytes()))
                 .map(str::to_owned)
         })
 }
