@@ -51,6 +51,14 @@ pub fn describe_ignored(ignored: &Ignored) -> String {
         Ignored::WritableByOthers { mode } => {
             format!("writable by group or others (mode {mode:04o}): chmod go-w")
         }
+        Ignored::OwnedByOther { uid } => {
+            format!("owned by uid {uid}, neither root nor the lease dir's owner: chown it")
+        }
+        Ignored::UntrustedLinkTarget { uid, mode } => format!(
+            "a symbolic link into a directory owned by uid {uid} with mode {mode:04o}: \
+             the directory must belong to root or the lease dir's owner and not be \
+             writable by group or others"
+        ),
         Ignored::TooLarge { bytes } => format!("too large ({bytes} bytes; the limit is 32 MiB)"),
         Ignored::Unreadable { errno } => format!("unreadable: {}", errno_text(*errno)),
         Ignored::Malformed { message } => format!("not valid JSON: {message}"),

@@ -71,6 +71,18 @@ pub enum Ignored {
     WritableByOthers {
         mode: u32,
     },
+    /// Owned (after following a symbolic link) by neither root nor the
+    /// lease directory's owner: that user could rewrite it at will (N34).
+    OwnedByOther {
+        uid: u32,
+    },
+    /// A symbolic link whose target lies in a directory owned by neither
+    /// root nor the lease directory's owner, or writable by group or others
+    /// (N34): whoever can write there can replace the file.
+    UntrustedLinkTarget {
+        uid: u32,
+        mode: u32,
+    },
     TooLarge {
         bytes: u64,
     },
@@ -438,17 +450,12 @@ fn read_file(path: &Path) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
         Ok(meta) => return (Some(Stamp::of(&meta)), Err(Ignored::NotARegularFile)),
         Err(e) => return (None, Err(unreadable(e))),
     };
-    // O_NONBLOCK: if the name was swapped for a FIFO after that stat, open
-    // returns at once instead of waiting for a writer. O_NOCTTY: never
-    // acquire a terminal. std adds O_CLOEXEC.
-    let opened = File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .and_then(|file| file.metadata().map(|meta| (file, meta)));
-    let (mut file, meta) = match opened {
+    let (mut file, meta) = match open_trusted(path) {
         Ok(opened) => opened,
-        Err(e) => return (Some(Stamp::of(&meta)), Err(unreadable(e))),
+        Err(Refusal::Io(e)) => return (Some(Stamp::of(&meta)), Err(unreadable(e))),
+        // No stamp: re-checked on every call, since the directory's owner
+        // or mode may change without the file changing (N34).
+        Err(Refusal::Untrusted(ignored)) => return (None, Err(ignored)),
     };
     let stamp = Some(Stamp::of(&meta));
     if !meta.is_file() {
@@ -461,6 +468,13 @@ fn read_file(path: &Path) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
                 mode: meta.mode() & 0o7777,
             }),
         );
+    }
+    if meta.uid() != 0 {
+        match lease_dir_owner(path) {
+            Ok(owner) if owner == meta.uid() => {}
+            Ok(_) => return (None, Err(Ignored::OwnedByOther { uid: meta.uid() })),
+            Err(e) => return (None, Err(unreadable(e))),
+        }
     }
     if meta.size() > MAX_FILE_BYTES {
         return (stamp, Err(Ignored::TooLarge { bytes: meta.size() }));
@@ -479,6 +493,50 @@ fn read_file(path: &Path) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
         );
     }
     (stamp, Ok(bytes))
+}
+
+/// Why [`open_trusted`] opened nothing.
+enum Refusal {
+    Io(io::Error),
+    Untrusted(Ignored),
+}
+
+/// Opens a lease-dir entry for reading, and `fstat`s it. `O_NOFOLLOW`: a
+/// symbolic link is followed only by hand (`realpath`), and its target is
+/// opened only if the directory holding it is owned by root or by the lease
+/// directory's owner and not writable by group or others, OpenSSH
+/// `StrictModes`-style (N34); the caller checks the file itself (type,
+/// mode, owner). O_NONBLOCK: if the name was swapped for a FIFO after the
+/// caller's stat, open returns at once instead of waiting for a writer.
+/// O_NOCTTY: never acquire a terminal. std adds O_CLOEXEC.
+fn open_trusted(path: &Path) -> Result<(File, Metadata), Refusal> {
+    let open = |path: &Path| {
+        File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
+            .open(path)
+            .and_then(|file| file.metadata().map(|meta| (file, meta)))
+    };
+    match open(path) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+        other => return other.map_err(Refusal::Io),
+    }
+    let target = fs::canonicalize(path).map_err(Refusal::Io)?;
+    let opened = open(&target).map_err(Refusal::Io)?;
+    let holder = fs::metadata(target.parent().unwrap_or(Path::new("/"))).map_err(Refusal::Io)?;
+    let owner = lease_dir_owner(path).map_err(Refusal::Io)?;
+    if (holder.uid() != 0 && holder.uid() != owner) || holder.mode() & 0o022 != 0 {
+        return Err(Refusal::Untrusted(Ignored::UntrustedLinkTarget {
+            uid: holder.uid(),
+            mode: holder.mode() & 0o7777,
+        }));
+    }
+    Ok(opened)
+}
+
+/// The owner of the lease directory holding the entry `path`.
+fn lease_dir_owner(path: &Path) -> io::Result<u32> {
+    fs::metadata(path.parent().unwrap_or(Path::new("."))).map(|meta| meta.uid())
 }
 
 fn errno_of(error: &io::Error) -> i32 {
