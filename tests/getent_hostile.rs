@@ -376,3 +376,61 @@ fn missing_lease_dir_fails_quietly() {
         assert_eq!(outcome.observable(), (NOT_FOUND, "", ""), "{outcome}");
     }
 }
+
+/// N32: a guest-chosen hostname that is not a valid hostname is never handed
+/// out by a reverse lookup, so `getent hosts <its address>` cannot print a
+/// forged line; N33: the empty name resolves nothing.
+#[test]
+fn reverse_lookups_forge_no_line_and_the_empty_name_matches_nothing() {
+    if !harness_ready("reverse_lookups_forge_no_line_and_the_empty_name_matches_nothing") {
+        return;
+    }
+    let dir = good_dir("forged-names");
+    dir.write(
+        "evil.status",
+        status_file(&[
+            Lease::v4(
+                "192.168.122.66",
+                "52:54:00:00:00:66",
+                Some("evil\n10.0.0.66 injected-line"),
+                FUT,
+            ),
+            Lease::v4("192.168.122.67", "52:54:00:00:00:67", Some(""), FUT),
+            Lease::v4("192.168.122.68", "52:54:00:00:00:68", Some("my vm"), FUT),
+        ]),
+    );
+    dir.write(
+        "evil.macs",
+        macs_file(&[
+            domain("line\nbreak", &["52:54:00:00:00:66"]),
+            domain("", &["52:54:00:00:00:67"]),
+        ]),
+    );
+    let lookups = [
+        Lookup::new(Form::Hosts, "192.168.122.66"),
+        Lookup::new(Form::Hosts, "192.168.122.67"),
+        Lookup::new(Form::Hosts, "192.168.122.68"),
+        Lookup::new(Form::Ahosts, ""),
+        Lookup::new(Form::Hosts, ""),
+        // forward lookups of such a name still match: the printed name is
+        // the query, the address the guest's own lease
+        Lookup::new(Form::Ahosts, "my vm"),
+    ];
+    let outcomes = assert_good_survives("forged names", &dir, &lookups);
+    for outcome in &outcomes[..5] {
+        assert_eq!(
+            outcome.observable(),
+            (NOT_FOUND, "", ""),
+            "a forged or empty name answered: {outcome}"
+        );
+    }
+    assert_eq!(
+        (outcomes[5].exit, outcomes[5].stdout.as_str()),
+        (
+            SUCCESS,
+            ahosts_output(&["192.168.122.68"], "my vm").as_str()
+        ),
+        "{}",
+        outcomes[5]
+    );
+}
