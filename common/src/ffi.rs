@@ -82,11 +82,15 @@ impl Module {
                 Path::new(self.lease_dir),
                 self.service.files_read(),
                 |dir| {
-                    let answer = self.service.lookup_name(dir, name, family, now);
+                    let answer = self.service.try_lookup_name(dir, name, family, now);
                     (answer, dir.transient_error())
                 },
             )
             .map_err(|e| Failure::Unavailable { errno: e.errno() })?;
+        // Out of memory: UNAVAIL/ENOMEM, never an abort of the host (N30).
+        let answer = answer.map_err(|_| Failure::Unavailable {
+            errno: libc::ENOMEM,
+        })?;
         // A file we could not read for want of descriptors or memory may
         // hold the name: not an answer, whatever the others said (N29).
         if let Some(errno) = transient {
@@ -107,11 +111,14 @@ impl Module {
                 Path::new(self.lease_dir),
                 self.service.files_read(),
                 |dir| {
-                    let name = self.service.lookup_address(dir, address, now);
+                    let name = self.service.try_lookup_address(dir, address, now);
                     (name, dir.transient_error())
                 },
             )
             .map_err(|e| Failure::Unavailable { errno: e.errno() })?;
+        let name = name.map_err(|_| Failure::Unavailable {
+            errno: libc::ENOMEM,
+        })?;
         if let Some(errno) = transient {
             return Err(Failure::Unavailable { errno });
         }
@@ -386,6 +393,109 @@ unsafe fn name_bytes<'a>(name: *const c_char) -> Result<&'a [u8], Failure> {
     }
     // SAFETY: non-NULL and NUL-terminated per the caller's contract.
     Ok(unsafe { CStr::from_ptr(name) }.to_bytes())
+}
+
+/// Calls `visit` with the name of every entry of the directory `path` but
+/// `.` and `..`, in `readdir` order; stops at the first error (an errno from
+/// `opendir`, `readdir` or `visit`).
+///
+/// For the lease directory listing (`LeaseDir`): `std::fs::read_dir`
+/// allocates infallibly (its handle, the path, a copy of every entry's name)
+/// and would abort the host process when memory runs out. Here the only
+/// allocations are the C string of `path` (fallible: `ENOMEM`) and glibc's
+/// directory stream (`opendir` fails with `ENOMEM`) (DECISIONS.md N30).
+pub(crate) fn for_each_dir_entry(
+    path: &Path,
+    mut visit: impl FnMut(&[u8]) -> Result<(), c_int>,
+) -> Result<(), c_int> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let mut c_path = Vec::new();
+    c_path
+        .try_reserve_exact(bytes.len() + 1)
+        .map_err(|_| libc::ENOMEM)?;
+    c_path.extend_from_slice(bytes);
+    c_path.push(0);
+    let c_path = CStr::from_bytes_with_nul(&c_path).map_err(|_| libc::EINVAL)?;
+    let last_errno = || {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
+
+    /// Closes the stream however the walk ends (a panic in `visit` too).
+    struct Stream(*mut libc::DIR);
+    impl Drop for Stream {
+        fn drop(&mut self) {
+            // SAFETY: a stream opendir returned, closed exactly once, here.
+            unsafe { libc::closedir(self.0) };
+        }
+    }
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+    let stream = unsafe { libc::opendir(c_path.as_ptr()) };
+    if stream.is_null() {
+        return Err(last_errno());
+    }
+    let stream = Stream(stream);
+    loop {
+        // readdir reports an error only through errno: clear it first.
+        // SAFETY: __errno_location returns this thread's errno, writable.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: an open stream, used by this thread only.
+        let entry = unsafe { libc::readdir64(stream.0) };
+        if entry.is_null() {
+            return match last_errno() {
+                0 => Ok(()),
+                errno => Err(errno),
+            };
+        }
+        // SAFETY: a non-NULL entry is valid until the next readdir on this
+        // stream, and its d_name is NUL-terminated.
+        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) }.to_bytes();
+        if name != b"." && name != b".." {
+            visit(name)?;
+        }
+    }
+}
+
+/// The canonical path of `path` (`realpath`), or an errno. Unlike
+/// `std::fs::canonicalize`, which copies glibc's result into a `PathBuf`
+/// infallibly, every allocation here may fail (`ENOMEM`, N30). A result of
+/// 384 bytes or more is refused with `ENAMETOOLONG`: std turns shorter paths
+/// into C strings on the stack, longer ones on the heap, infallibly, and the
+/// caller opens it with std.
+pub(crate) fn real_path(path: &Path) -> Result<std::path::PathBuf, c_int> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let bytes = path.as_os_str().as_bytes();
+    let mut c_path = Vec::new();
+    c_path
+        .try_reserve_exact(bytes.len() + 1)
+        .map_err(|_| libc::ENOMEM)?;
+    c_path.extend_from_slice(bytes);
+    c_path.push(0);
+    let c_path = CStr::from_bytes_with_nul(&c_path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: a NUL-terminated string; with a NULL buffer realpath returns a
+    // malloc'ed string or NULL with errno set.
+    let resolved = unsafe { libc::realpath(c_path.as_ptr(), ptr::null_mut()) };
+    if resolved.is_null() {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    // SAFETY: realpath returned a NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(resolved) }.to_bytes();
+    let mut copy = Vec::new();
+    let copied = if text.len() >= 384 {
+        Err(libc::ENAMETOOLONG)
+    } else if copy.try_reserve_exact(text.len()).is_err() {
+        Err(libc::ENOMEM)
+    } else {
+        copy.extend_from_slice(text);
+        Ok(())
+    };
+    // SAFETY: malloc'ed by realpath, freed once, not used after.
+    unsafe { libc::free(resolved as *mut c_void) };
+    copied.map(|()| std::ffi::OsString::from_vec(copy).into())
 }
 
 /// `_nss_*_gethostbyname3_r`; `_r` and `2_r` are thin calls of this one.

@@ -40,6 +40,28 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// The `reason` of the error that stands for a failed allocation: the
+/// document may be fine (DECISIONS.md N30).
+const OUT_OF_MEMORY: &str = "out of memory";
+
+impl JsonError {
+    /// True when reading stopped because an allocation failed, not because
+    /// the document is malformed.
+    pub fn is_out_of_memory(&self) -> bool {
+        self.reason == OUT_OF_MEMORY
+    }
+}
+
+impl From<crate::OutOfMemory> for JsonError {
+    fn from(_: crate::OutOfMemory) -> JsonError {
+        JsonError {
+            line: 0,
+            column: 0,
+            reason: OUT_OF_MEMORY,
+        }
+    }
+}
+
 /// A JSON value reduced to what the lease parsers care about.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Scalar<'a> {
@@ -339,12 +361,17 @@ impl<'a> JsonReader<'a> {
     /// Also says whether no lone surrogate escape was met.
     fn escaped_string(&mut self, start: usize) -> Result<(String, bool), JsonError> {
         let bytes = self.bytes();
-        let mut decoded = String::from(&self.text[start..self.pos]);
+        let mut decoded = String::new();
         let mut no_lone_surrogate = true;
+        let mut run_start = start;
         loop {
-            let run_start = self.pos;
             self.pos = skip_plain_string_bytes(bytes, self.pos);
-            decoded.push_str(&self.text[run_start..self.pos]);
+            let run = &self.text[run_start..self.pos];
+            // Room for the run and one escaped char (at most 4 bytes).
+            decoded
+                .try_reserve(run.len() + 4)
+                .map_err(crate::OutOfMemory::from)?;
+            decoded.push_str(run);
             match bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
@@ -366,12 +393,14 @@ impl<'a> JsonReader<'a> {
                             let (char, paired) = self.unicode_escape()?;
                             no_lone_surrogate &= paired;
                             decoded.push(char);
+                            run_start = self.pos;
                             continue;
                         }
                         _ => return self.fail("invalid escape"),
                     };
                     self.pos += 1;
                     decoded.push(escaped);
+                    run_start = self.pos;
                 }
                 Some(_) => return self.fail("control character in string"),
                 None => return self.fail("unterminated string"),
@@ -520,18 +549,22 @@ fn skip_plain_string_bytes(bytes: &[u8], mut pos: usize) -> usize {
 
 /// `String::from_utf8_lossy`, and the offset of each U+FFFD it put in place of
 /// bytes that are not UTF-8 (a U+FFFD spelled in the file is not one of them).
-fn decode_lossy(bytes: &[u8]) -> (String, Vec<u32>) {
-    let mut text = String::with_capacity(bytes.len() + bytes.len() / 2);
+/// `None` when an allocation fails.
+fn decode_lossy(bytes: &[u8]) -> Option<(String, Vec<u32>)> {
+    let mut text = String::new();
+    text.try_reserve(bytes.len() + bytes.len() / 2).ok()?;
     let mut replaced = Vec::new();
     for chunk in bytes.utf8_chunks() {
+        text.try_reserve(chunk.valid().len() + 3).ok()?;
         text.push_str(chunk.valid());
         if !chunk.invalid().is_empty() {
             // Files are capped at 32 MiB, so offsets fit in u32.
+            replaced.try_reserve(1).ok()?;
             replaced.push(text.len() as u32);
             text.push(char::REPLACEMENT_CHARACTER);
         }
     }
-    (text, replaced)
+    Some((text, replaced))
 }
 
 /// Line and column (1-based, in bytes) of `offset`, for messages.
@@ -568,7 +601,7 @@ pub(crate) fn for_each_object_in_array(
     let (text, replaced) = match std::str::from_utf8(bytes) {
         Ok(text) => (text, &[][..]),
         Err(_) => {
-            decoded = decode_lossy(bytes);
+            decoded = decode_lossy(bytes).ok_or(crate::OutOfMemory)?;
             (&decoded.0[..], &decoded.1[..])
         }
     };

@@ -12,11 +12,13 @@
 
 use std::hash::{BuildHasher, RandomState};
 
+use crate::OutOfMemory;
+
 /// Slot value for "empty"; occupied slots hold `id + 1`.
 const EMPTY: u32 = 0;
 
 pub(crate) struct KeyIndex {
-    slots: Box<[u32]>,
+    slots: Vec<u32>,
     /// Random per table, so that guests choosing their DHCP hostnames cannot
     /// precompute names that share one probe chain.
     seed: u64,
@@ -24,12 +26,15 @@ pub(crate) struct KeyIndex {
 
 impl KeyIndex {
     /// A table for up to `capacity` entries.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
-        let slots = (capacity.saturating_mul(2)).next_power_of_two().max(8);
-        KeyIndex {
-            slots: vec![EMPTY; slots].into_boxed_slice(),
+    pub(crate) fn with_capacity(capacity: usize) -> Result<Self, OutOfMemory> {
+        let len = (capacity.saturating_mul(2)).next_power_of_two().max(8);
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(len)?;
+        slots.resize(len, EMPTY);
+        Ok(KeyIndex {
+            slots,
             seed: RandomState::new().hash_one(0x6c69_6276_6972_7421_u64),
-        }
+        })
     }
 
     /// Hash of `key` with ASCII letters folded to lower case.
@@ -105,7 +110,7 @@ mod tests {
     #[test]
     fn finds_every_id_of_a_key_in_insertion_order_despite_collisions() {
         let keys: [&[u8]; 5] = [b"alpha", b"Beta", b"ALPHA", b"gamma", b"alpha"];
-        let mut index = KeyIndex::with_capacity(keys.len());
+        let mut index = KeyIndex::with_capacity(keys.len()).unwrap();
         for (id, key) in keys.iter().enumerate() {
             index.insert(index.hash(key), id as u32);
         }
@@ -127,7 +132,7 @@ mod tests {
 
     #[test]
     fn hash_folds_exactly_ascii_letters() {
-        let index = KeyIndex::with_capacity(1);
+        let index = KeyIndex::with_capacity(1).unwrap();
         for byte in 0..=255u8 {
             let word = u64::from_le_bytes([byte; 8]);
             let expected = u64::from_le_bytes([byte.to_ascii_lowercase(); 8]);
@@ -143,7 +148,7 @@ mod tests {
 
     #[test]
     fn a_full_chain_of_identical_keys_is_still_found() {
-        let mut index = KeyIndex::with_capacity(1000);
+        let mut index = KeyIndex::with_capacity(1000).unwrap();
         let hash = index.hash(b"same");
         for id in 0..1000 {
             index.insert(hash, id);

@@ -15,15 +15,17 @@
 
 use std::cell::OnceCell;
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::macs_file::MacsFile;
 use crate::status_file::LeaseFile;
+use crate::OutOfMemory;
 
 /// The lease helper's own limit on a `.status` file (N5).
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -145,7 +147,7 @@ impl Stamp {
 /// `.macs` files, as the C module does.
 #[derive(Debug)]
 pub struct DirFile {
-    name: OsString,
+    /// The directory's path joined with the file's name (one allocation).
     path: PathBuf,
     kind: FileKind,
     loaded: OnceCell<Loaded>,
@@ -161,9 +163,8 @@ struct Loaded {
 }
 
 impl DirFile {
-    fn new(path: PathBuf, name: OsString, kind: FileKind) -> DirFile {
+    fn new(path: PathBuf, kind: FileKind) -> DirFile {
         DirFile {
-            name,
             path,
             kind,
             loaded: OnceCell::new(),
@@ -171,7 +172,7 @@ impl DirFile {
     }
 
     pub fn name(&self) -> &std::ffi::OsStr {
-        &self.name
+        self.path.file_name().unwrap_or_default()
     }
     pub fn path(&self) -> &Path {
         &self.path
@@ -286,13 +287,20 @@ pub struct LeaseDir {
 impl LeaseDir {
     /// An empty snapshot of `path`; nothing is read until [`refresh`](Self::refresh).
     pub fn new(path: &Path, files_read: FileSet) -> LeaseDir {
-        LeaseDir {
-            path: path.to_owned(),
+        LeaseDir::try_new(path, files_read)
+            .unwrap_or_else(|OutOfMemory| crate::status_file::out_of_memory())
+    }
+
+    /// [`new`](Self::new), failing instead of aborting when memory runs out
+    /// (N30).
+    pub fn try_new(path: &Path, files_read: FileSet) -> Result<LeaseDir, OutOfMemory> {
+        Ok(LeaseDir {
+            path: path_joined(path, None)?,
             files_read,
             dir_stamp: None,
             dir_racy: false,
             files: Vec::new(),
-        }
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -339,36 +347,43 @@ impl LeaseDir {
 
     /// Re-reads the directory listing, keeping the files already known.
     fn relist(&mut self) -> Result<(), DirError> {
-        let entries = fs::read_dir(&self.path).map_err(|e| DirError::Unreadable {
-            errno: errno_of(&e),
-        })?;
-        let mut names: Vec<(OsString, FileKind)> = Vec::new();
-        for entry in entries {
-            // A listing cut short (out of memory, ...) must not be taken for
-            // the directory's content (N29).
-            let entry = entry.map_err(|e| DirError::Unreadable {
-                errno: errno_of(&e),
-            })?;
-            let name = entry.file_name();
-            if let Some(kind) = FileKind::of_name(name.as_bytes(), self.files_read) {
-                names.push((name, kind));
-            }
-        }
-        names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        // std::fs::read_dir allocates infallibly (its handle and every
+        // entry's name); this listing allocates only the paths kept, and
+        // fallibly (N30). A listing cut short (out of memory, ...) must not
+        // be taken for the directory's content (N29).
+        let mut listed: Vec<DirFile> = Vec::new();
+        crate::ffi::for_each_dir_entry(&self.path, |name| {
+            let Some(kind) = FileKind::of_name(name, self.files_read) else {
+                return Ok(());
+            };
+            listed.try_reserve(1).map_err(|_| libc::ENOMEM)?;
+            let path = path_joined(&self.path, Some(name)).map_err(|_| libc::ENOMEM)?;
+            listed.push(DirFile::new(path, kind));
+            Ok(())
+        })
+        .map_err(|errno| DirError::Unreadable { errno })?;
+        // Names in a directory are unique: an unstable sort (which allocates
+        // nothing) gives the one order.
+        listed.sort_unstable_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
 
+        let mut files = Vec::new();
+        files
+            .try_reserve_exact(listed.len())
+            .map_err(|_| DirError::Unreadable {
+                errno: libc::ENOMEM,
+            })?;
         let mut known = std::mem::take(&mut self.files).into_iter().peekable();
-        for (name, kind) in names {
+        for new in listed {
             while known
-                .next_if(|f| f.name.as_bytes() < name.as_bytes())
+                .next_if(|f| f.name().as_bytes() < new.name().as_bytes())
                 .is_some()
             {}
-            match known.next_if(|f| f.name == name) {
-                Some(file) => self.files.push(file),
-                None => self
-                    .files
-                    .push(DirFile::new(self.path.join(&name), name, kind)),
+            match known.next_if(|f| f.name() == new.name()) {
+                Some(file) => files.push(file),
+                None => files.push(new),
             }
         }
+        self.files = files;
         Ok(())
     }
 
@@ -425,10 +440,22 @@ impl LeaseDir {
 }
 
 fn parse(kind: FileKind, bytes: &[u8]) -> Content {
+    // Out of memory says nothing about the file: a transient error (N29,
+    // N30), and so is a message that cannot be stored.
     let malformed = |e: crate::json::JsonError| {
-        Content::Ignored(Ignored::Malformed {
-            message: e.to_string(),
-        })
+        let out_of_memory = Content::Ignored(Ignored::Unreadable {
+            errno: libc::ENOMEM,
+        });
+        if e.is_out_of_memory() {
+            return out_of_memory;
+        }
+        let mut message = String::new();
+        // Room for the reason and two numbers: `write!` will not grow it.
+        if message.try_reserve(e.reason.len() + 64).is_err() {
+            return out_of_memory;
+        }
+        let _ = write!(message, "{e}");
+        Content::Ignored(Ignored::Malformed { message })
     };
     match kind {
         FileKind::Status => LeaseFile::parse(bytes).map_or_else(malformed, Content::Leases),
@@ -479,11 +506,11 @@ fn read_file(path: &Path) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
     if meta.size() > MAX_FILE_BYTES {
         return (stamp, Err(Ignored::TooLarge { bytes: meta.size() }));
     }
-    let mut bytes = Vec::with_capacity(meta.size() as usize);
     // The file may grow while we read: never take more than the cap.
-    if let Err(e) = (&mut file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
-        return (stamp, Err(unreadable(e)));
-    }
+    let bytes = match read_at_most(&mut file, meta.size(), MAX_FILE_BYTES + 1) {
+        Ok(bytes) => bytes,
+        Err(e) => return (stamp, Err(unreadable(e))),
+    };
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return (
             stamp,
@@ -493,6 +520,43 @@ fn read_file(path: &Path) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
         );
     }
     (stamp, Ok(bytes))
+}
+
+/// Reads `file` to its end or to `limit` bytes, with room for `expected`
+/// bytes (and one more, to see the end) reserved at once. Every allocation
+/// is fallible (N30): `read_to_end` grows a buffer with `try_reserve`, but
+/// `Vec::with_capacity` would abort.
+fn read_at_most(file: &mut File, expected: u64, limit: u64) -> io::Result<Vec<u8>> {
+    let first = expected.saturating_add(1).min(limit);
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(first).unwrap_or(usize::MAX))
+        .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    match file.take(limit).read_to_end(&mut bytes) {
+        Ok(_) => Ok(bytes),
+        // std's own try_reserve failed while growing the buffer.
+        Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+            Err(io::Error::from_raw_os_error(libc::ENOMEM))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `dir`, or `dir/name`, as a new path of exactly that size, allocated
+/// fallibly (N30).
+fn path_joined(dir: &Path, name: Option<&[u8]>) -> Result<PathBuf, OutOfMemory> {
+    let dir = dir.as_os_str().as_bytes();
+    let extra = name.map_or(0, |name| name.len() + 1);
+    let mut path = Vec::new();
+    path.try_reserve_exact(dir.len() + extra)?;
+    path.extend_from_slice(dir);
+    if let Some(name) = name {
+        if !dir.ends_with(b"/") {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+    }
+    Ok(PathBuf::from(OsString::from_vec(path)))
 }
 
 /// Why [`open_trusted`] opened nothing.
@@ -521,7 +585,9 @@ fn open_trusted(path: &Path) -> Result<(File, Metadata), Refusal> {
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
         other => return other.map_err(Refusal::Io),
     }
-    let target = fs::canonicalize(path).map_err(Refusal::Io)?;
+    // Not fs::canonicalize, which allocates infallibly (N30).
+    let target = crate::ffi::real_path(path)
+        .map_err(|errno| Refusal::Io(io::Error::from_raw_os_error(errno)))?;
     let opened = open(&target).map_err(Refusal::Io)?;
     let holder = fs::metadata(target.parent().unwrap_or(Path::new("/"))).map_err(Refusal::Io)?;
     let owner = lease_dir_owner(path).map_err(Refusal::Io)?;

@@ -31,6 +31,19 @@ mod text_arena;
 pub use lease_dir::{DirError, FileSet, LeaseDir};
 pub use lookup::{Answer, Family, Service};
 
+/// An allocation on the lookup path failed. Every allocation a lookup makes
+/// (the directory listing, the read buffer, the parser, the indexes, the
+/// text arena, the answer) is fallible: a module inside a process short of
+/// memory answers UNAVAIL/ENOMEM instead of aborting it (DECISIONS.md N30).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+impl From<std::collections::TryReserveError> for OutOfMemory {
+    fn from(_: std::collections::TryReserveError) -> OutOfMemory {
+        OutOfMemory
+    }
+}
+
 /// Where libvirt's dnsmasq state lives. Packagers may change it at build time
 /// (`LIBVIRT_NSS_LEASE_DIR=/path cargo build`); nothing can at run time, since
 /// the modules run inside setuid programs (DECISIONS.md N1).
@@ -38,6 +51,14 @@ pub const LEASE_DIR: &str = match option_env!("LIBVIRT_NSS_LEASE_DIR") {
     Some(dir) => dir,
     None => "/var/lib/libvirt/dnsmasq",
 };
+
+// Every path the modules hand to std (the directory, and `<dir>/<name>` with
+// a name of at most 255 bytes) stays under the 384 bytes std turns into a C
+// string on the stack: a longer one it would allocate, infallibly (N30).
+const _: () = assert!(
+    LEASE_DIR.len() < 128,
+    "LIBVIRT_NSS_LEASE_DIR must be shorter than 128 bytes"
+);
 
 /// Seconds since the epoch, as the lookups' `now`.
 pub fn now_epoch_seconds() -> i64 {

@@ -10,6 +10,7 @@ use std::fmt;
 use crate::json::{self, JsonError, JsonReader, Scalar};
 use crate::key_index::KeyIndex;
 use crate::text_arena::{Span, TextArena};
+use crate::OutOfMemory;
 
 struct DomainEntry {
     name: Span,
@@ -36,25 +37,29 @@ impl MacsFile {
             domains: Vec::new(),
             macs: Vec::new(),
             text: TextArena::default(),
-            by_domain: KeyIndex::with_capacity(0),
-            by_mac: KeyIndex::with_capacity(0),
+            by_domain: KeyIndex::with_capacity(0)?,
+            by_mac: KeyIndex::with_capacity(0)?,
             skipped_entries: 0,
         };
         json::for_each_object_in_array(bytes, |reader| {
             let entry = RawDomain::read(reader)?;
             let name = match entry.domain {
-                Some(Scalar::Str(name)) => Some(file.text.push(&name)),
-                Some(Scalar::Garbled(name)) => Some(file.text.push(&name).garbled()),
+                Some(Scalar::Str(name)) => Some(file.text.push(&name)?),
+                Some(Scalar::Garbled(name)) => Some(file.text.push(&name)?.garbled()),
                 _ => None,
             };
             match name {
                 Some(name) => {
                     let first_mac = file.macs.len() as u32;
+                    file.macs
+                        .try_reserve(entry.macs.len())
+                        .map_err(OutOfMemory::from)?;
                     for (mac, is_text) in entry.macs {
-                        let span = file.text.push_lowercase(&mac);
+                        let span = file.text.push_lowercase(&mac)?;
                         file.macs.push(if is_text { span } else { span.garbled() });
                     }
                     let mac_count = file.macs.len() as u32 - first_mac;
+                    file.domains.try_reserve(1).map_err(OutOfMemory::from)?;
                     file.domains.push(DomainEntry {
                         name,
                         first_mac,
@@ -66,7 +71,7 @@ impl MacsFile {
             Ok(())
         })?;
         // Garbled names and MACs match nothing (N27): they are not indexed.
-        file.by_domain = KeyIndex::with_capacity(file.domains.len());
+        file.by_domain = KeyIndex::with_capacity(file.domains.len())?;
         for (id, domain) in file.domains.iter().enumerate() {
             if !domain.name.is_text() {
                 continue;
@@ -74,7 +79,7 @@ impl MacsFile {
             let hash = file.by_domain.hash(file.text.get(domain.name).as_bytes());
             file.by_domain.insert(hash, id as u32);
         }
-        file.by_mac = KeyIndex::with_capacity(file.macs.len());
+        file.by_mac = KeyIndex::with_capacity(file.macs.len())?;
         for (id, mac) in file.macs.iter().enumerate() {
             if !mac.is_text() {
                 continue;
@@ -99,19 +104,33 @@ impl MacsFile {
 
     /// Calls `visit` with each MAC of every entry whose domain equals `name`
     /// ignoring ASCII case, in file order.
-    pub fn for_each_mac_of_domain<'a>(&'a self, name: &[u8], mut visit: impl FnMut(&'a str)) {
+    pub fn for_each_mac_of_domain<'a>(&'a self, name: &[u8], visit: impl FnMut(&'a str)) {
+        self.try_for_each_mac_of_domain(name, visit)
+            .unwrap_or_else(|OutOfMemory| crate::status_file::out_of_memory());
+    }
+
+    /// [`for_each_mac_of_domain`](Self::for_each_mac_of_domain), failing
+    /// instead of aborting when memory runs out (N30).
+    pub fn try_for_each_mac_of_domain<'a>(
+        &'a self,
+        name: &[u8],
+        mut visit: impl FnMut(&'a str),
+    ) -> Result<(), OutOfMemory> {
         let mut ids = Vec::new();
+        let mut result = Ok(());
         self.by_domain.candidates(self.by_domain.hash(name), |id| {
             let domain = &self.domains[id as usize];
-            if self
-                .text
-                .get(domain.name)
-                .as_bytes()
-                .eq_ignore_ascii_case(name)
+            if result.is_ok()
+                && self
+                    .text
+                    .get(domain.name)
+                    .as_bytes()
+                    .eq_ignore_ascii_case(name)
             {
-                ids.push(id);
+                result = ids.try_reserve(1).map(|()| ids.push(id));
             }
         });
+        result?;
         ids.sort_unstable();
         for id in ids {
             let domain = &self.domains[id as usize];
@@ -121,6 +140,7 @@ impl MacsFile {
                 .filter(|span| span.is_text())
                 .for_each(|span| visit(self.text.get(*span)));
         }
+        Ok(())
     }
 
     /// The first domain (in file order) that lists `mac`, ignoring case.
@@ -185,11 +205,13 @@ impl<'a> RawDomain<'a> {
                 "macs" if reader.peek() == Some(b'[') => {
                     let mut macs = reader.array()?;
                     while macs.next(reader)? {
-                        match reader.scalar(3)? {
-                            Scalar::Str(mac) => entry.macs.push((mac, true)),
-                            Scalar::Garbled(mac) => entry.macs.push((mac, false)),
-                            _ => {}
-                        }
+                        let mac = match reader.scalar(3)? {
+                            Scalar::Str(mac) => (mac, true),
+                            Scalar::Garbled(mac) => (mac, false),
+                            _ => continue,
+                        };
+                        entry.macs.try_reserve(1).map_err(OutOfMemory::from)?;
+                        entry.macs.push(mac);
                     }
                 }
                 _ => reader.skip_value(2)?,

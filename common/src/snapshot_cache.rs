@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, TryLockError};
 
 use crate::lease_dir::{DirError, FileSet, LeaseDir};
+use crate::OutOfMemory;
 
 pub struct SnapshotCache {
     snapshot: Mutex<Option<LeaseDir>>,
@@ -38,7 +39,7 @@ impl SnapshotCache {
                 guard
             }
             Err(TryLockError::WouldBlock) => {
-                let mut private = LeaseDir::new(path, files_read);
+                let mut private = LeaseDir::try_new(path, files_read).map_err(out_of_memory)?;
                 private.refresh()?;
                 return Ok(query(&private));
             }
@@ -47,11 +48,21 @@ impl SnapshotCache {
             dir.path() != path || dir.files_read() != files_read
         });
         if stale_config {
-            *guard = None;
+            *guard = Some(LeaseDir::try_new(path, files_read).map_err(out_of_memory)?);
         }
-        let dir = guard.get_or_insert_with(|| LeaseDir::new(path, files_read));
+        let Some(dir) = guard.as_mut() else {
+            unreachable!("a snapshot was just put in place");
+        };
         dir.refresh()?;
         Ok(query(dir))
+    }
+}
+
+/// A snapshot that could not even be allocated: the lookup is UNAVAIL/ENOMEM
+/// (N30).
+fn out_of_memory(_: OutOfMemory) -> DirError {
+    DirError::Unreadable {
+        errno: libc::ENOMEM,
     }
 }
 

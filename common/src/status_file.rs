@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use crate::json::{self, JsonError, JsonReader, Scalar};
 use crate::key_index::KeyIndex;
 use crate::text_arena::{Span, TextArena};
+use crate::OutOfMemory;
 
 /// One usable lease.
 #[derive(Clone, Copy, Debug)]
@@ -50,20 +51,27 @@ impl LeaseFile {
         let mut text = TextArena::default();
         let mut skipped_entries = 0;
         json::for_each_object_in_array(bytes, |reader| {
-            match RawLease::read(reader)?.validate(&mut text) {
-                Some(lease) => leases.push(lease),
+            match RawLease::read(reader)?.validate(&mut text)? {
+                Some(lease) => {
+                    leases.try_reserve(1).map_err(OutOfMemory::from)?;
+                    leases.push(lease);
+                }
                 None => skipped_entries += 1,
             }
             Ok(())
         })?;
-        Ok(LeaseFile::index(leases, text, skipped_entries))
+        Ok(LeaseFile::index(leases, text, skipped_entries)?)
     }
 
-    fn index(leases: Vec<Lease>, text: TextArena, skipped_entries: usize) -> LeaseFile {
+    fn index(
+        leases: Vec<Lease>,
+        text: TextArena,
+        skipped_entries: usize,
+    ) -> Result<LeaseFile, OutOfMemory> {
         let mut file = LeaseFile {
-            by_hostname: KeyIndex::with_capacity(leases.len()),
-            by_mac: KeyIndex::with_capacity(leases.len()),
-            by_address: KeyIndex::with_capacity(leases.len()),
+            by_hostname: KeyIndex::with_capacity(leases.len())?,
+            by_mac: KeyIndex::with_capacity(leases.len())?,
+            by_address: KeyIndex::with_capacity(leases.len())?,
             leases,
             text,
             skipped_entries,
@@ -82,7 +90,7 @@ impl LeaseFile {
             let hash = file.by_address.hash(&address_key(lease.address));
             file.by_address.insert(hash, id);
         }
-        file
+        Ok(file)
     }
 
     pub fn leases(&self) -> &[Lease] {
@@ -127,44 +135,52 @@ impl LeaseFile {
     /// Appends to `ids`, in file order, every lease whose hostname equals
     /// `name` ignoring ASCII case (DECISIONS.md N7).
     pub fn find_by_hostname(&self, name: &[u8], ids: &mut Vec<u32>) {
-        let start = ids.len();
-        self.by_hostname
-            .candidates(self.by_hostname.hash(name), |id| {
-                if self
-                    .hostname(self.lease(id))
-                    .is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(name))
-                {
-                    ids.push(id);
-                }
-            });
-        ids[start..].sort_unstable();
+        self.try_find_by_hostname(name, ids)
+            .unwrap_or_else(|OutOfMemory| out_of_memory());
+    }
+
+    /// [`find_by_hostname`](Self::find_by_hostname), failing instead of
+    /// aborting when memory runs out (N30).
+    pub fn try_find_by_hostname(&self, name: &[u8], ids: &mut Vec<u32>) -> Result<(), OutOfMemory> {
+        let index = &self.by_hostname;
+        collect_sorted(index, index.hash(name), ids, |id| {
+            self.hostname(self.lease(id))
+                .is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(name))
+        })
     }
 
     /// Appends to `ids`, in file order, every lease whose MAC equals `mac`
     /// ignoring ASCII case (DECISIONS.md N8).
     pub fn find_by_mac(&self, mac: &[u8], ids: &mut Vec<u32>) {
-        let start = ids.len();
-        self.by_mac.candidates(self.by_mac.hash(mac), |id| {
-            if self
-                .mac(self.lease(id))
+        self.try_find_by_mac(mac, ids)
+            .unwrap_or_else(|OutOfMemory| out_of_memory());
+    }
+
+    /// [`find_by_mac`](Self::find_by_mac), failing instead of aborting.
+    pub fn try_find_by_mac(&self, mac: &[u8], ids: &mut Vec<u32>) -> Result<(), OutOfMemory> {
+        let index = &self.by_mac;
+        collect_sorted(index, index.hash(mac), ids, |id| {
+            self.mac(self.lease(id))
                 .is_some_and(|m| m.as_bytes().eq_ignore_ascii_case(mac))
-            {
-                ids.push(id);
-            }
-        });
-        ids[start..].sort_unstable();
+        })
     }
 
     /// Appends to `ids`, in file order, every lease holding `address`.
     pub fn find_by_address(&self, address: IpAddr, ids: &mut Vec<u32>) {
-        let start = ids.len();
-        self.by_address
-            .candidates(self.by_address.hash(&address_key(address)), |id| {
-                if self.lease(id).address == address {
-                    ids.push(id);
-                }
-            });
-        ids[start..].sort_unstable();
+        self.try_find_by_address(address, ids)
+            .unwrap_or_else(|OutOfMemory| out_of_memory());
+    }
+
+    /// [`find_by_address`](Self::find_by_address), failing instead of aborting.
+    pub fn try_find_by_address(
+        &self,
+        address: IpAddr,
+        ids: &mut Vec<u32>,
+    ) -> Result<(), OutOfMemory> {
+        let index = &self.by_address;
+        collect_sorted(index, index.hash(&address_key(address)), ids, |id| {
+            self.lease(id).address == address
+        })
     }
 
     /// Approximate heap footprint, for the CLI and the benchmark.
@@ -184,6 +200,32 @@ impl fmt::Debug for LeaseFile {
             .field("skipped_entries", &self.skipped_entries)
             .finish()
     }
+}
+
+/// Appends to `ids` the candidates of `hash` that `matches` accepts, in
+/// increasing order.
+fn collect_sorted(
+    index: &KeyIndex,
+    hash: u64,
+    ids: &mut Vec<u32>,
+    matches: impl Fn(u32) -> bool,
+) -> Result<(), OutOfMemory> {
+    let start = ids.len();
+    let mut result = Ok(());
+    index.candidates(hash, |id| {
+        if result.is_ok() && matches(id) {
+            result = ids.try_reserve(1).map(|()| ids.push(id));
+        }
+    });
+    result?;
+    ids[start..].sort_unstable();
+    Ok(())
+}
+
+/// What the infallible conveniences (for the CLI and tests) do when an
+/// allocation fails: what an infallible `Vec::push` would do.
+pub(crate) fn out_of_memory() -> ! {
+    std::alloc::handle_alloc_error(std::alloc::Layout::new::<u64>())
 }
 
 /// Index key of an address: family tag + bytes, so `10.0.0.1` and
@@ -221,34 +263,45 @@ struct RawLease<'a> {
 
 impl RawLease<'_> {
     /// The usable lease, or `None` when this entry must be skipped.
-    fn validate(self, text: &mut TextArena) -> Option<Lease> {
-        let address = match self.ip_address? {
-            Scalar::Str(ip) => parse_ip_address(&ip)?,
-            _ => return None,
+    fn validate(self, text: &mut TextArena) -> Result<Option<Lease>, OutOfMemory> {
+        let address = match self.ip_address {
+            Some(Scalar::Str(ip)) => match parse_ip_address(&ip) {
+                Some(address) => address,
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
         };
         let expiry = match self.expiry_time {
             None => 0,
             Some(Scalar::Int(seconds)) => seconds,
-            Some(_) => return None,
+            Some(_) => return Ok(None),
         };
+        // Check every member's type before storing any text.
+        let is_text_or_absent = |member: &Option<Scalar>| {
+            matches!(
+                member,
+                None | Some(Scalar::Null | Scalar::Str(_) | Scalar::Garbled(_))
+            )
+        };
+        if !is_text_or_absent(&self.hostname) || !is_text_or_absent(&self.mac_address) {
+            return Ok(None);
+        }
         let hostname = match self.hostname {
-            None | Some(Scalar::Null) => None,
-            Some(Scalar::Str(name)) => Some(text.push(&name)),
-            Some(Scalar::Garbled(name)) => Some(text.push(&name).garbled()),
-            Some(_) => return None,
+            Some(Scalar::Str(name)) => Some(text.push(&name)?),
+            Some(Scalar::Garbled(name)) => Some(text.push(&name)?.garbled()),
+            _ => None,
         };
         let mac = match self.mac_address {
-            None | Some(Scalar::Null) => None,
-            Some(Scalar::Str(mac)) => Some(text.push_lowercase(&mac)),
-            Some(Scalar::Garbled(mac)) => Some(text.push_lowercase(&mac).garbled()),
-            Some(_) => return None,
+            Some(Scalar::Str(mac)) => Some(text.push_lowercase(&mac)?),
+            Some(Scalar::Garbled(mac)) => Some(text.push_lowercase(&mac)?.garbled()),
+            _ => None,
         };
-        Some(Lease {
+        Ok(Some(Lease {
             address,
             expiry,
             hostname,
             mac,
-        })
+        }))
     }
 }
 

@@ -1,6 +1,8 @@
 //! All strings of one parsed file in a single allocation, addressed by
 //! `Span`s: no per-entry `String`, so a 100,000-lease snapshot stays compact.
 
+use crate::OutOfMemory;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {
     start: u32,
@@ -34,16 +36,17 @@ pub(crate) struct TextArena {
 }
 
 impl TextArena {
-    pub(crate) fn push(&mut self, s: &str) -> Span {
+    pub(crate) fn push(&mut self, s: &str) -> Result<Span, OutOfMemory> {
         let span = self.next_span(s.len());
+        self.text.try_reserve(s.len())?;
         self.text.push_str(s);
-        span
+        Ok(span)
     }
 
-    pub(crate) fn push_lowercase(&mut self, s: &str) -> Span {
-        let span = self.push(s);
+    pub(crate) fn push_lowercase(&mut self, s: &str) -> Result<Span, OutOfMemory> {
+        let span = self.push(s)?;
         self.text[span.start as usize..].make_ascii_lowercase();
-        span
+        Ok(span)
     }
 
     pub(crate) fn get(&self, span: Span) -> &str {
