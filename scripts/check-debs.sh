@@ -104,7 +104,7 @@ field "$NSS" Provides '(^|, )libnss-libvirt($|,| )'
 field "$NSS" Conflicts '(^|, )libnss-libvirt($|,| )'
 field "$NSS" Replaces '(^|, )libnss-libvirt($|,| )'
 field "$NSS" Multi-Arch '^same$'
-field "$NSS" Depends 'libc6 .*libgcc-s1'
+field "$NSS" Depends '^libc6 \(>= [0-9.]+\)'
 if dpkg-deb -c "$NSS" | grep -q '\./usr/bin/'; then fail "libnss-libvirt-rs ships /usr/bin files"; fi
 
 WORK=$(mktemp -d)
@@ -124,6 +124,25 @@ for svc in libvirt libvirt_guest; do
     soname=$(objdump -p "$so" 2>/dev/null | awk '$1 == "SONAME" { print $2 }')
     [ -z "$soname" ] || [ "$soname" = "libnss_$svc.so.2" ] \
         || fail "libnss_$svc.so.2 has SONAME $soname"
+    # Depends (set by hand in nss-libvirt/Cargo.toml: cargo-deb's $auto finds
+    # nothing for cdylib assets) covers what the file needs: the newest
+    # GLIBC_x.y symbol version, and libgcc-s1 exactly when it needs
+    # libgcc_s.so.1 (the unwinder is normally linked in statically).
+    depends=$(dpkg-deb -f "$NSS" Depends)
+    glibc=$(objdump -T "$so" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/^GLIBC_//' | sort -V | tail -1)
+    libc6=$(sed -n 's/.*libc6 (>= \([0-9.]*\)).*/\1/p' <<<"$depends")
+    if [ -n "$libc6" ] && dpkg --compare-versions "$libc6" ge "$glibc"; then
+        pass "libnss_$svc.so.2 needs glibc $glibc, Depends: libc6 (>= $libc6)"
+    else
+        fail "libnss_$svc.so.2 needs glibc $glibc, Depends is '$depends'"
+    fi
+    if readelf -d "$so" | grep -q 'NEEDED.*\[libgcc_s\.so\.1\]'; then
+        [[ "$depends" == *libgcc-s1* ]] && pass "libnss_$svc.so.2 needs libgcc_s.so.1, Depends: libgcc-s1" \
+            || fail "libnss_$svc.so.2 needs libgcc_s.so.1 but Depends lacks libgcc-s1 (libgcc_eh.a missing at build time?)"
+    else
+        [[ "$depends" != *libgcc-s1* ]] && pass "libnss_$svc.so.2 does not load libgcc_s.so.1 (static unwinder)" \
+            || fail "libnss_$svc.so.2 does not need libgcc_s.so.1 but Depends has libgcc-s1"
+    fi
 done
 
 echo "== libvirt-leaseshelper-rs"
