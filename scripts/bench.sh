@@ -19,7 +19,7 @@
 #            right after a lease file was replaced by write + rename;
 #   memory   RSS growth after a warm lookup; size of each stripped .so;
 #   getent   `getent hosts NAME` fork+exec timing through glibc, in a private
-#            namespace (tests/scripts/nsenv.sh);
+#            namespace (tests/scripts/nsenv.sh), 1 and 4 networks, v4;
 #   instr    instructions of a first and of a warm lookup under callgrind
 #            (independent of the machine's load);
 #   proxy    libvirt-ssh-proxy from exec to the socket handed to ssh
@@ -249,29 +249,31 @@ _BENCH_INSIDE=1 _BENCH_STAGE=$STAGE _BENCH_KS=$KS _BENCH_IKS=$IKS \
 ROUNDS=8
 RUNS=20
 for k in $GKS; do
-    d=$(leasedir "$k" 1 v4)
-    for svc in $SERVICES; do
-        hit=$(hit_name "$svc" "$k" v4)
-        say "getent K=$k $svc"
-        for r in $(seq "$ROUNDS"); do
-            # base: `hosts: files` alone, the process cost without any module
-            mods="ours c base"
-            [ $((r % 2)) = 1 ] || mods="base c ours"
-            for m in $mods; do
-                args=(--leases "$d" --hosts "files $svc")
-                if [ "$m" = ours ]; then
-                    args+=(--modules "$OURS_DIR")
-                elif [ "$m" = base ]; then
-                    args=(--leases "$d" --hosts files)
-                elif [ -z "$(c_module "$svc")" ]; then
-                    continue
-                fi
-                for q in hit miss; do
-                    name=$hit; expect=0
-                    [ "$q" = hit ] || { name=no-such-host; expect=2; }
-                    [ "$m" != base ] || expect=2
-                    "$NSENV" "${args[@]}" -- "$BIN" spawn --tag "k=$k,svc=$svc,q=$q,mod=$m" \
-                        --runs "$RUNS" --expect "$expect" -- getent hosts "$name" >> "$REC"
+    for n in $NETS; do
+        d=$(leasedir "$k" "$n" v4)
+        for svc in $SERVICES; do
+            hit=$(hit_name "$svc" "$k" v4)
+            say "getent K=$k nets=$n $svc"
+            for r in $(seq "$ROUNDS"); do
+                # base: `hosts: files` alone, the process cost without any module
+                mods="ours c base"
+                [ $((r % 2)) = 1 ] || mods="base c ours"
+                for m in $mods; do
+                    args=(--leases "$d" --hosts "files $svc")
+                    if [ "$m" = ours ]; then
+                        args+=(--modules "$OURS_DIR")
+                    elif [ "$m" = base ]; then
+                        args=(--leases "$d" --hosts files)
+                    elif [ -z "$(c_module "$svc")" ]; then
+                        continue
+                    fi
+                    for q in hit miss; do
+                        name=$hit; expect=0
+                        [ "$q" = hit ] || { name=no-such-host; expect=2; }
+                        [ "$m" != base ] || expect=2
+                        "$NSENV" "${args[@]}" -- "$BIN" spawn --tag "k=$k,nets=$n,svc=$svc,q=$q,mod=$m" \
+                            --runs "$RUNS" --expect "$expect" -- getent hosts "$name" >> "$REC"
+                    done
                 done
             done
         done

@@ -428,19 +428,25 @@ fn getent_table(w: &mut String, r: &Records) {
         w,
         "## Whole process: `getent hosts NAME` (ms per process)\n\n\
          fork+exec+wait of `getent hosts NAME` with `hosts: files <service>` in a private \
-         namespace (`tests/scripts/nsenv.sh`; ours bound over the system module path), 1 network, \
-         v4; median of all runs, rounds alternating ours and C. `getent hosts` makes two module \
+         namespace (`tests/scripts/nsenv.sh`; ours bound over the system module path), 1 and 4 \
+         networks, v4; median of all runs, rounds alternating ours and C. `getent hosts` makes two module \
          lookups (AF_INET6, then AF_INET). Wall = fork to reaped; CPU = the child's user + system \
          time (`getrusage(RUSAGE_CHILDREN)`), which other jobs on the machine disturb less.\n\n\
          `files only` = the same `getent` with `hosts: files` (no module: the process's own \
          cost); `modules' share` = (C - files only) / (ours - files only), on CPU time.\n\n\
-         | service | K | query | wall ours | wall C | C/ours | CPU ours | CPU C | C/ours | CPU files only | modules' share C/ours | runs (each) |\n\
-         |---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+         | service | K | nets | query | wall ours | wall C | C/ours | CPU ours | CPU C | C/ours | CPU files only | modules' share C/ours | runs (each) |\n\
+         |---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for svc in SERVICES {
-        for k in r.values("getent", "k") {
+        for (k, nets) in getent_configs(r) {
             for q in ["hit", "miss"] {
-                let base = [("sec", "getent"), ("svc", svc), ("k", k.as_str()), ("q", q)];
+                let base = [
+                    ("sec", "getent"),
+                    ("svc", svc),
+                    ("k", k.as_str()),
+                    ("nets", nets.as_str()),
+                    ("q", q),
+                ];
                 let ours = r.med(&[&base[..], &[("mod", "ours")]].concat());
                 let c = r.med(&[&base[..], &[("mod", "c")]].concat());
                 if ours.is_none() && c.is_none() {
@@ -455,7 +461,7 @@ fn getent_table(w: &mut String, r: &Records) {
                 };
                 let _ = writeln!(
                     w,
-                    "| {svc} | {} | {q} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {svc} | {} | {nets} | {q} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     thousands(k.parse().unwrap_or(f64::NAN)),
                     ms(ours),
                     ms(c),
@@ -471,6 +477,16 @@ fn getent_table(w: &mut String, r: &Records) {
         }
     }
     let _ = writeln!(w);
+}
+
+/// The (K, networks) pairs of the getent records, in K order.
+fn getent_configs(r: &Records) -> Vec<(String, String)> {
+    let ks = r.values("getent", "k");
+    let nets = r.values("getent", "nets");
+    ks.iter()
+        .flat_map(|k| nets.iter().map(move |n| (k.clone(), n.clone())))
+        .filter(|(k, n)| r.count(&[("sec", "getent"), ("k", k), ("nets", n)]) > 0)
+        .collect()
 }
 
 fn ir_table(w: &mut String, r: &Records) {
@@ -686,27 +702,36 @@ fn targets(w: &mut String, r: &Records) {
             cold_rows,
             5.0,
         ));
-        for (k, goal) in [("10", 1.0), ("10000", 4.0)] {
-            let rows = ["hit", "miss"]
-                .iter()
-                .map(|q| {
-                    let b = [("sec", "getent"), ("svc", svc), ("k", k), ("q", *q)];
+        // K=10 is issue 11's target 1: never slower than the C module in
+        // the commonest case, a fresh process resolving one name.
+        for (k, goal, what) in [("10", 1.05, " (issue 11 target 1)"), ("10000", 4.0, "")] {
+            let mut rows = Vec::new();
+            for nets in r.values("getent", "nets") {
+                for q in ["hit", "miss"] {
+                    let b = [
+                        ("sec", "getent"),
+                        ("svc", svc),
+                        ("k", k),
+                        ("nets", nets.as_str()),
+                        ("q", q),
+                    ];
                     let c = r.med(&[&b[..], &[("mod", "c")]].concat());
                     let ours = r.med(&[&b[..], &[("mod", "ours")]].concat());
                     let cpu = ratio(
                         r.med_extra(&[&b[..], &[("mod", "c")]].concat(), "cpu"),
                         r.med_extra(&[&b[..], &[("mod", "ours")]].concat(), "cpu"),
                     );
-                    (
-                        format!("{q}; wall clock {}", fmt_ratio(ratio(c, ours))),
+                    rows.push((
+                        format!("{nets} net, {q}; wall clock {}", fmt_ratio(ratio(c, ours))),
                         cpu,
-                    )
-                })
-                .collect();
+                    ));
+                }
+            }
             list.push(judge(
                 true,
                 format!(
-                    "{svc}: whole-process getent C/ours ≥ {goal}× at K={} (child CPU time)",
+                    "{svc}: whole-process `getent hosts NAME` C/ours ≥ {goal}× at K={}{what} \
+                     (child CPU time)",
                     thousands(k.parse().unwrap_or(0.0))
                 ),
                 rows,
