@@ -395,9 +395,10 @@ unsafe fn name_bytes<'a>(name: *const c_char) -> Result<&'a [u8], Failure> {
     Ok(unsafe { CStr::from_ptr(name) }.to_bytes())
 }
 
-/// Calls `visit` with the name of every entry of the directory `path` but
-/// `.` and `..`, in `readdir` order; stops at the first error (an errno from
-/// `opendir`, `readdir` or `visit`).
+/// Calls `visit` with the name and the `d_type` (`DT_REG`, ..., `DT_UNKNOWN`
+/// when the file system does not say) of every entry of the directory `path`
+/// but `.` and `..`, in `readdir` order; stops at the first error (an errno
+/// from `opendir`, `readdir` or `visit`).
 ///
 /// For the lease directory listing (`LeaseDir`): `std::fs::read_dir`
 /// allocates infallibly (its handle, the path, a copy of every entry's name)
@@ -406,7 +407,7 @@ unsafe fn name_bytes<'a>(name: *const c_char) -> Result<&'a [u8], Failure> {
 /// directory stream (`opendir` fails with `ENOMEM`) (DECISIONS.md N30).
 pub(crate) fn for_each_dir_entry(
     path: &Path,
-    mut visit: impl FnMut(&[u8]) -> Result<(), c_int>,
+    mut visit: impl FnMut(&[u8], u8) -> Result<(), c_int>,
 ) -> Result<(), c_int> {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
@@ -453,7 +454,8 @@ pub(crate) fn for_each_dir_entry(
         // stream, and its d_name is NUL-terminated.
         let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) }.to_bytes();
         if name != b"." && name != b".." {
-            visit(name)?;
+            // SAFETY: as above.
+            visit(name, unsafe { (*entry).d_type })?;
         }
     }
 }

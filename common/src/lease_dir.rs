@@ -149,6 +149,11 @@ impl Stamp {
 pub struct DirFile {
     /// The directory's path joined with the file's name (one allocation).
     path: PathBuf,
+    /// Where the name starts in `path`.
+    name_at: u32,
+    /// The last listing of the directory said this entry is a regular file
+    /// (`DT_REG`): it is opened without a `stat` first (N31).
+    listed_regular: bool,
     kind: FileKind,
     loaded: OnceCell<Loaded>,
 }
@@ -163,16 +168,19 @@ struct Loaded {
 }
 
 impl DirFile {
-    fn new(path: PathBuf, kind: FileKind) -> DirFile {
+    fn new(path: PathBuf, name_at: u32, listed_regular: bool, kind: FileKind) -> DirFile {
         DirFile {
             path,
+            name_at,
+            listed_regular,
             kind,
             loaded: OnceCell::new(),
         }
     }
 
     pub fn name(&self) -> &std::ffi::OsStr {
-        self.path.file_name().unwrap_or_default()
+        let path = self.path.as_os_str().as_bytes();
+        std::ffi::OsStr::from_bytes(path.get(self.name_at as usize..).unwrap_or_default())
     }
     pub fn path(&self) -> &Path {
         &self.path
@@ -192,13 +200,20 @@ impl DirFile {
     pub fn content(&self) -> &Content {
         &self
             .loaded
-            .get_or_init(|| load(&self.path, self.kind))
+            .get_or_init(|| load(&self.path, self.kind, self.listed_regular))
             .content
     }
 
     /// Forgets the content unless the file is unchanged since it was read.
     /// Returns false when the file is gone.
     fn revalidate(&mut self) -> bool {
+        // A regular file not read since it last changed: there is nothing
+        // to check, and its removal would change the directory, which is
+        // then listed again (N31: 100,000 files cost no 100,000 useless
+        // stats). A symbolic link is still checked: a dangling one is gone.
+        if self.loaded.get().is_none() && self.listed_regular {
+            return true;
+        }
         let stamp = match fs::metadata(&self.path) {
             Ok(meta) => Some(Stamp::of(&meta)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
@@ -216,9 +231,9 @@ impl DirFile {
 }
 
 /// Reads and parses one file. Only regular, trusted files are opened.
-fn load(path: &Path, kind: FileKind) -> Loaded {
+fn load(path: &Path, kind: FileKind, listed_regular: bool) -> Loaded {
     let read_at = SystemTime::now();
-    let (stamp, bytes) = read_file(path);
+    let (stamp, bytes) = read_file(path, listed_regular);
     let content = match bytes {
         Ok(bytes) => parse(kind, &bytes),
         Err(ignored) => Content::Ignored(ignored),
@@ -352,13 +367,16 @@ impl LeaseDir {
         // fallibly (N30). A listing cut short (out of memory, ...) must not
         // be taken for the directory's content (N29).
         let mut listed: Vec<DirFile> = Vec::new();
-        crate::ffi::for_each_dir_entry(&self.path, |name| {
+        let name_at = self.path.as_os_str().len()
+            + usize::from(!self.path.as_os_str().as_bytes().ends_with(b"/"));
+        crate::ffi::for_each_dir_entry(&self.path, |name, d_type| {
             let Some(kind) = FileKind::of_name(name, self.files_read) else {
                 return Ok(());
             };
             listed.try_reserve(1).map_err(|_| libc::ENOMEM)?;
             let path = path_joined(&self.path, Some(name)).map_err(|_| libc::ENOMEM)?;
-            listed.push(DirFile::new(path, kind));
+            let regular = d_type == libc::DT_REG;
+            listed.push(DirFile::new(path, name_at as u32, regular, kind));
             Ok(())
         })
         .map_err(|errno| DirError::Unreadable { errno })?;
@@ -379,7 +397,10 @@ impl LeaseDir {
                 .is_some()
             {}
             match known.next_if(|f| f.name() == new.name()) {
-                Some(file) => files.push(file),
+                Some(mut file) => {
+                    file.listed_regular = new.listed_regular;
+                    files.push(file);
+                }
                 None => files.push(new),
             }
         }
@@ -466,20 +487,29 @@ fn parse(kind: FileKind, bytes: &[u8]) -> Content {
 /// Reads a regular, trusted file of at most [`MAX_FILE_BYTES`]. Also returns
 /// the stamp of the file actually examined (it may have been replaced since
 /// the caller's `stat`), or `None` when it could not be examined.
-fn read_file(path: &Path) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
+fn read_file(path: &Path, listed_regular: bool) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
     let unreadable = |e: io::Error| Ignored::Unreadable {
         errno: errno_of(&e),
     };
     // A FIFO, socket or device is never opened (opening a FIFO would wait
-    // for a writer).
-    let meta = match fs::metadata(path) {
-        Ok(meta) if meta.is_file() => meta,
-        Ok(meta) => return (Some(Stamp::of(&meta)), Err(Ignored::NotARegularFile)),
-        Err(e) => return (None, Err(unreadable(e))),
+    // for a writer). An entry the directory listing calls a regular file is
+    // one unless replaced since, which changes the directory and so the
+    // listing (N31): no `stat` first; `fstat` after `open` checks anyway.
+    let listed = if listed_regular {
+        None
+    } else {
+        match fs::metadata(path) {
+            Ok(meta) if meta.is_file() => Some(meta),
+            Ok(meta) => return (Some(Stamp::of(&meta)), Err(Ignored::NotARegularFile)),
+            Err(e) => return (None, Err(unreadable(e))),
+        }
     };
     let (mut file, meta) = match open_trusted(path) {
         Ok(opened) => opened,
-        Err(Refusal::Io(e)) => return (Some(Stamp::of(&meta)), Err(unreadable(e))),
+        Err(Refusal::Io(e)) => {
+            let meta = listed.or_else(|| fs::metadata(path).ok());
+            return (meta.map(|meta| Stamp::of(&meta)), Err(unreadable(e)));
+        }
         // No stamp: re-checked on every call, since the directory's owner
         // or mode may change without the file changing (N34).
         Err(Refusal::Untrusted(ignored)) => return (None, Err(ignored)),
