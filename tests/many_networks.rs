@@ -1,14 +1,13 @@
-//! A lease directory with 100,000 network files (one lease each): a cold
+//! A lease directory with many network files (one lease each): a cold
 //! `getent hosts NAME` (a fresh process: glibc asks `gethostbyname2_r` for
-//! AF_INET6, then AF_INET) must be no slower than with libvirt's C module
-//! (DECISIONS.md N31).
-//!
-//! Two judges: the wall time of whole `getent` runs, ours and C's
-//! alternating (medians of five each), and, independent of the machine's
-//! load, the `stat` calls a cold lookup makes: at most two per file (the
-//! `fstat` of the opened file, and the second call's revalidation), where we
-//! made four (a useless `stat` of every file not read yet, and one before
-//! opening each file the listing already called regular).
+//! AF_INET6, then AF_INET) answers right and makes at most two `stat`-family
+//! calls per file (the `fstat` of the opened file, and the second call's
+//! revalidation), where it made four (a useless `stat` of every file not
+//! read yet, and one before opening each file the listing already called
+//! regular): what made a cold lookup over 100,000 files slower than the C
+//! module's (DECISIONS.md N31). The count does not depend on the number of
+//! files or on the machine's load; the speed itself is measured by the
+//! benchmark, never asserted in a test.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,9 +17,9 @@ use integration_tests::modules;
 use integration_tests::prerequisites;
 use integration_tests::temp_dir::TempDir;
 
-const FILES: usize = 100_000;
-const NAME: &str = "vm-050000";
-const ADDRESS: &str = "10.0.195.80";
+const FILES: usize = 20_000;
+const NAME: &str = "vm-010000";
+const ADDRESS: &str = "10.0.39.16";
 
 fn lease_dir() -> TempDir {
     let dir = TempDir::new("many-networks");
@@ -51,20 +50,14 @@ fn env(dir: &Path, modules: &Path) -> NsEnv {
     }
 }
 
-/// Wall time of one cold `getent hosts NAME`, checking its answer.
-fn timed(env: &NsEnv) -> Duration {
+/// One cold `getent hosts NAME` answers the name's lease.
+fn assert_answers(env: &NsEnv) {
     let outcome = env.run_one(Lookup::new(Form::Hosts, NAME));
     assert_eq!(
         (outcome.exit, outcome.stdout.as_str()),
         (SUCCESS, hosts_output(&[ADDRESS], NAME).as_str()),
         "{outcome}"
     );
-    outcome.elapsed
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 /// `stat`-family calls of one cold `getent hosts NAME` with our modules.
@@ -97,8 +90,8 @@ fn stat_calls(dir: &Path) -> u64 {
 }
 
 #[test]
-fn a_cold_lookup_over_100000_network_files_is_no_slower_than_c() {
-    let test = "a_cold_lookup_over_100000_network_files_is_no_slower_than_c";
+fn a_cold_lookup_stats_each_of_many_network_files_at_most_twice() {
+    let test = "a_cold_lookup_stats_each_of_many_network_files_at_most_twice";
     if !prerequisites::satisfied(test, &prerequisites::getent_harness()) {
         return;
     }
@@ -108,29 +101,10 @@ fn a_cold_lookup_over_100000_network_files_is_no_slower_than_c() {
         return;
     }
     let dir = lease_dir();
-
+    assert_answers(&env(dir.path(), &modules::ours()));
     let stats = stat_calls(dir.path());
     assert!(
         stats <= 2 * FILES as u64 + 100,
         "{stats} stat calls for {FILES} files"
-    );
-
-    let Some(c_modules) = prerequisites::available(test, modules::libvirt_c()) else {
-        return;
-    };
-    let ours = env(dir.path(), &modules::ours());
-    let c = env(dir.path(), &c_modules);
-    // Both read the files once before timing (the page cache is warm for both).
-    timed(&ours);
-    timed(&c);
-    let (mut ours_times, mut c_times) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
-        ours_times.push(timed(&ours));
-        c_times.push(timed(&c));
-    }
-    let (ours_median, c_median) = (median(ours_times.clone()), median(c_times.clone()));
-    assert!(
-        ours_median <= c_median,
-        "ours {ours_median:?} (runs {ours_times:?}), C {c_median:?} (runs {c_times:?})"
     );
 }
