@@ -3,6 +3,7 @@
 #   make test      everything (unit, dlopen, getent in namespaces, helper, dnsmasq e2e)
 #   make bench     ours vs Debian's C modules; writes bench/results/<date>-<arch>.md (root)
 #   make demo      sample VMs through getent and libvirt-nss in a private namespace (no host change)
+#   make demo-vm   three real qemu guests behind a real libvirtd, resolved (root; private namespaces)
 #   make deb       Debian packages in target/debian/ (cargo-deb), checked by scripts/check-debs.sh
 #   make fuzz      every fuzz target for FUZZ_SECONDS (default 60) each; crashes land in fuzz/artifacts/
 #   make install   DESTDIR, PREFIX=/usr, LIBDIR=<multiarch libdir>, LIBEXECDIR, BINDIR, SSHCONFDIR
@@ -23,7 +24,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 MODULES_DIR := target/modules
 RELEASE := target/release
 
-.PHONY: all build test bench demo deb fuzz install uninstall clean
+.PHONY: all build test bench demo demo-vm deb fuzz install uninstall clean
 
 all: build
 
@@ -57,6 +58,11 @@ bench: build
 
 demo: build
 	scripts/demo.sh --no-build
+
+# A real libvirtd, its dnsmasq and three TCG guests in private namespaces
+# (scripts/real-vms.sh); the first run fetches qemu and a kernel (~50 MB).
+demo-vm: build
+	scripts/real-vms.sh --demo
 
 deb: build
 	scripts/check-debs.sh --no-build

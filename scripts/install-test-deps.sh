@@ -17,6 +17,12 @@
 #                    only, virsh to prove libvirt's test driver runs there.
 #                    qemu, its kernel and busybox are NOT installed: see
 #                    scripts/fetch-guest-debs.sh (apt-get download + dpkg-deb -x)
+#   (real VMs)       tests/libvirt_real_vms.rs (scripts/real-vms.sh) runs libvirtd
+#                    (libvirt-daemon, with its qemu driver), virsh, the dnsmasq
+#                    libvirtd spawns, dhclient (copied into the guests for
+#                    DHCPv6) and busybox syslogd (dnsmasq's log), all in private
+#                    namespaces; qemu, the kernel and iptables are fetched and
+#                    unpacked into /var/cache/libvirt-nss-rs, never installed
 # --no-install-recommends keeps libvirt-daemon from pulling in qemu; nothing
 # is started or enabled, and /etc/nsswitch.conf is not touched.
 set -euo pipefail
