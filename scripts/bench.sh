@@ -7,6 +7,8 @@
 #   -g  lease counts K for the whole-process `getent hosts` measurement ("" = skip)
 #   -o  results file (default bench/results/<UTC date>-<uname -m>.md)
 #   -i  lease counts K for the callgrind instruction counts ("" = skip; needs valgrind)
+#   -m  network-file counts M for a cold `getent hosts` over M networks of one
+#       lease each, ours and C alternating (default "100000"; "" = skip)
 #   -B  skip the build (use target/modules and target/release/nss-bench as they are)
 #
 # Measures, in one run, ours (target/modules) and - when Debian's
@@ -173,11 +175,12 @@ fi
 KS="10 1000 10000 100000"
 GKS="10 10000"
 IKS="10 10000"
+MANY="100000"
 OUT=""
 BUILD=1
-while getopts "k:g:i:o:Bh" o; do
+while getopts "k:g:i:m:o:Bh" o; do
     case $o in
-    k) KS=$OPTARG ;; g) GKS=$OPTARG ;; i) IKS=$OPTARG ;; o) OUT=$OPTARG ;; B) BUILD=0 ;;
+    k) KS=$OPTARG ;; g) GKS=$OPTARG ;; i) IKS=$OPTARG ;; m) MANY=$OPTARG ;; o) OUT=$OPTARG ;; B) BUILD=0 ;;
     *) sed -n '2,/^set -euo/p' "$SELF" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2 ;;
     esac
 done
@@ -280,6 +283,33 @@ for k in $GKS; do
     done
 done
 
+# Many networks: a cold `getent hosts` over M one-lease network files (what a
+# host with very many networks pays per new process), ours and C alternating;
+# wall-time medians of RUNS_MANY each, in one run.
+RUNS_MANY=5
+MANY_TABLE=""
+for m in $MANY; do
+    d=$(leasedir "$m" "$m" v4)
+    [ -d "$d" ] || "$BIN" gen --out "$d" --count "$m" --networks "$m" --family v4 >/dev/null
+    name=$(hit_name libvirt "$m" v4)
+    say "getent over $m networks"
+    rec=$WORK/many-$m.rec
+    : >"$rec"
+    for r in $(seq "$RUNS_MANY"); do
+        for mod in ours c; do
+            args=(--leases "$d" --hosts "files libvirt")
+            if [ "$mod" = ours ]; then args+=(--modules "$OURS_DIR")
+            elif [ -z "$(c_module libvirt)" ]; then continue; fi
+            "$NSENV" "${args[@]}" -- "$BIN" spawn --tag "mod=$mod" --runs 1 --expect 0 \
+                -- getent hosts "$name" >>"$rec"
+        done
+    done
+    med() { grep -P "\tmod=$1\t" "$rec" | sed 's/.*\tv=//' | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", v[int((NR + 1) / 2)] / 1e6 }'; }
+    ours_ms=$(med ours) c_ms=$(med c)
+    ratio=$(awk -v o="$ours_ms" -v c="$c_ms" 'BEGIN { if (o > 0 && c > 0) printf "%.2f", c / o; else print "n/a" }')
+    MANY_TABLE+="| $m | ${ours_ms} ms | ${c_ms:-n/a} ms | ${ratio}× | $RUNS_MANY |"$'\n'
+done
+
 # The SSH proxy: exec to the connected socket in ssh's hands (lease route
 # without libvirt, and through libvirt's test:/// driver); never VSOCK.
 say "ssh proxy: exec to fd handed over"
@@ -292,5 +322,8 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 mkdir -p "$(dirname "$OUT")"
 "$BIN" report --records "$REC" --date "$DATE" --commit "$COMMIT" --c-version "$C_VERSION" \
     --elapsed "$ELAPSED" --load-start "$LOAD_START" --out "$OUT"
+if [ -n "$MANY_TABLE" ]; then
+    printf '\n## Many networks: cold `getent hosts` over M one-lease network files (libvirt)\n\n| M | ours | C | C/ours | runs |\n|---:|---:|---:|---:|---:|\n%s' "$MANY_TABLE" >>"$OUT"
+fi
 printf '\n## SSH proxy\n\n%s\n' "$PROXY_TABLE" >>"$OUT"
 say "results written to $OUT"
