@@ -9,12 +9,11 @@
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Command;
 use std::ptr;
 
-use integration_tests::modules;
 use integration_tests::nss_module::{hostent_addresses, GaihAddrTuple, NssModule};
 use integration_tests::prerequisites;
+use integration_tests::rerun_in_namespace::run_ignored_test_inside;
 use integration_tests::temp_dir::TempDir;
 
 const INSIDE: &str = "NSS_FFI_INSIDE_NAMESPACE";
@@ -38,35 +37,7 @@ fn run_inside(inner: &str, leases: Option<&Path>) {
     if !prerequisites::satisfied(inner, &prerequisites::getent_harness()) {
         return;
     }
-    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
-    let mut command = Command::new("bash");
-    command.arg(nsenv);
-    match leases {
-        Some(dir) => command.arg("--leases").arg(dir),
-        None => command.arg("--no-lease-dir"),
-    };
-    let output = command
-        .arg("--modules")
-        .arg(modules::ours())
-        .arg("--")
-        .arg(std::env::current_exe().expect("test binary path"))
-        .args([
-            "--exact",
-            inner,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INSIDE, "1")
-        .output()
-        .expect("run nsenv.sh");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{inner} failed inside the namespace ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    run_ignored_test_inside(inner, INSIDE, leases);
 }
 
 fn assert_inside() {

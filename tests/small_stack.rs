@@ -5,12 +5,11 @@
 //! `dlopen` inside `scripts/nsenv.sh`, as in `ffi_dlopen.rs`.
 
 use std::ffi::{c_char, c_int, CString};
-use std::process::Command;
 use std::ptr;
 
-use integration_tests::modules;
 use integration_tests::nss_module::{GaihAddrTuple, NssModule};
 use integration_tests::prerequisites;
+use integration_tests::rerun_in_namespace::run_ignored_test_inside;
 use integration_tests::temp_dir::TempDir;
 
 const INSIDE: &str = "NSS_SMALL_STACK_INSIDE_NAMESPACE";
@@ -80,31 +79,7 @@ fn a_lookup_on_a_16_kib_thread_survives_the_deepest_accepted_document() {
     }
     let dir = lease_dir();
     let inner = "inner_lookups_on_a_16_kib_thread";
-    let output = Command::new("bash")
-        .arg(modules::workspace_root().join("tests/scripts/nsenv.sh"))
-        .arg("--leases")
-        .arg(dir.path())
-        .arg("--modules")
-        .arg(modules::ours())
-        .arg("--")
-        .arg(std::env::current_exe().expect("test binary path"))
-        .args([
-            "--exact",
-            inner,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INSIDE, "1")
-        .output()
-        .expect("run nsenv.sh");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{inner} failed inside the namespace ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    run_ignored_test_inside(inner, INSIDE, Some(dir.path()));
 }
 
 /// Runs `work` on a pthread whose whole stack is `STACK` bytes, as a C
