@@ -33,6 +33,7 @@ use libc::{c_char, c_int, c_void, hostent, socklen_t, AF_INET, AF_INET6, AF_UNSP
 
 use crate::lookup::{Answer, Family, Service};
 use crate::snapshot_cache::SnapshotCache;
+use crate::{LeaseDir, OutOfMemory};
 
 /// `enum nss_status` from `<nss.h>`.
 pub type NssStatus = c_int;
@@ -76,15 +77,31 @@ impl Module {
 
     fn lookup_name(&self, name: &[u8], family: Family) -> Result<Vec<IpAddr>, Failure> {
         let now = crate::now_epoch_seconds();
+        match self.query(|dir| self.service.try_lookup_name(dir, name, family, now))? {
+            Answer::Found(addresses) => Ok(addresses),
+            Answer::NoAddressOfFamily => Err(Failure::NoAddressOfFamily),
+            Answer::NotFound => Err(Failure::NotFound),
+        }
+    }
+
+    fn lookup_address(&self, address: IpAddr) -> Result<String, Failure> {
+        let now = crate::now_epoch_seconds();
+        self.query(|dir| self.service.try_lookup_address(dir, address, now))?
+            .ok_or(Failure::NotFound)
+    }
+
+    /// Runs `lookup` on the fresh snapshot of the lease dir, and maps what
+    /// can go wrong around it to the NSS failures both directions share.
+    fn query<T>(
+        &self,
+        lookup: impl FnOnce(&LeaseDir) -> Result<T, OutOfMemory>,
+    ) -> Result<T, Failure> {
         let (answer, transient) = self
             .cache
             .with_fresh(
                 Path::new(self.lease_dir),
                 self.service.files_read(),
-                |dir| {
-                    let answer = self.service.try_lookup_name(dir, name, family, now);
-                    (answer, dir.transient_error())
-                },
+                |dir| (lookup(dir), dir.transient_error()),
             )
             .map_err(|e| Failure::Unavailable { errno: e.errno() })?;
         // Out of memory: UNAVAIL/ENOMEM, never an abort of the host (N30).
@@ -96,33 +113,7 @@ impl Module {
         if let Some(errno) = transient {
             return Err(Failure::Unavailable { errno });
         }
-        match answer {
-            Answer::Found(addresses) => Ok(addresses),
-            Answer::NoAddressOfFamily => Err(Failure::NoAddressOfFamily),
-            Answer::NotFound => Err(Failure::NotFound),
-        }
-    }
-
-    fn lookup_address(&self, address: IpAddr) -> Result<String, Failure> {
-        let now = crate::now_epoch_seconds();
-        let (name, transient) = self
-            .cache
-            .with_fresh(
-                Path::new(self.lease_dir),
-                self.service.files_read(),
-                |dir| {
-                    let name = self.service.try_lookup_address(dir, address, now);
-                    (name, dir.transient_error())
-                },
-            )
-            .map_err(|e| Failure::Unavailable { errno: e.errno() })?;
-        let name = name.map_err(|_| Failure::Unavailable {
-            errno: libc::ENOMEM,
-        })?;
-        if let Some(errno) = transient {
-            return Err(Failure::Unavailable { errno });
-        }
-        name.ok_or(Failure::NotFound)
+        Ok(answer)
     }
 }
 
