@@ -17,12 +17,13 @@ use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
+use std::io::{self, Seek, SeekFrom};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::json::{self, ReadError};
 use crate::macs_file::MacsFile;
 use crate::status_file::LeaseFile;
 use crate::OutOfMemory;
@@ -233,10 +234,9 @@ impl DirFile {
 /// Reads and parses one file. Only regular, trusted files are opened.
 fn load(path: &Path, kind: FileKind, listed_regular: bool) -> Loaded {
     let read_at = SystemTime::now();
-    let (stamp, bytes) = read_file(path, listed_regular);
-    let content = match bytes {
-        Ok(bytes) => parse(kind, &bytes),
-        Err(ignored) => Content::Ignored(ignored),
+    let (stamp, content) = match open_file(path, listed_regular) {
+        (stamp, Ok((file, size))) => (stamp, parse(kind, file, size)),
+        (stamp, Err(ignored)) => (stamp, Content::Ignored(ignored)),
     };
     let racy = stamp.is_some_and(|s| s.is_racy(read_at));
     // A transient failure says nothing about the file: keep no stamp, so the
@@ -460,34 +460,52 @@ impl LeaseDir {
     }
 }
 
-fn parse(kind: FileKind, bytes: &[u8]) -> Content {
+/// Parses an opened file of `size` bytes (by `fstat`) in chunks: never more
+/// than [`MAX_FILE_BYTES`], even if it grows meanwhile.
+fn parse(kind: FileKind, mut file: File, size: u64) -> Content {
+    let parsed = match kind {
+        FileKind::Status => {
+            LeaseFile::read_from(&mut file, size, MAX_FILE_BYTES).map(Content::Leases)
+        }
+        FileKind::Macs => MacsFile::read_from(&mut file, size, MAX_FILE_BYTES).map(Content::Macs),
+    };
     // Out of memory says nothing about the file: a transient error (N29,
     // N30), and so is a message that cannot be stored.
-    let malformed = |e: crate::json::JsonError| {
-        let out_of_memory = Content::Ignored(Ignored::Unreadable {
-            errno: libc::ENOMEM,
-        });
-        if e.is_out_of_memory() {
-            return out_of_memory;
+    let out_of_memory = Content::Ignored(Ignored::Unreadable {
+        errno: libc::ENOMEM,
+    });
+    match parsed {
+        Ok(content) => content,
+        Err(ReadError::OutOfMemory) => out_of_memory,
+        Err(ReadError::Io(e)) => Content::Ignored(Ignored::Unreadable {
+            errno: errno_of(&e),
+        }),
+        Err(ReadError::TooLarge { bytes }) => Content::Ignored(Ignored::TooLarge { bytes }),
+        Err(ReadError::Syntax { offset, reason }) => {
+            let mut message = String::new();
+            // Room for the reason and two numbers: `write!` will not grow it.
+            if message.try_reserve(reason.len() + 64).is_err() {
+                return out_of_memory;
+            }
+            // Read again from the start: only a malformed file pays for it.
+            let position = file
+                .seek(SeekFrom::Start(0))
+                .ok()
+                .and_then(|_| json::line_and_column(&mut file, offset));
+            let _ = match position {
+                Some((line, column)) => write!(message, "{reason} at line {line} column {column}"),
+                None => write!(message, "{reason} at byte {offset}"),
+            };
+            Content::Ignored(Ignored::Malformed { message })
         }
-        let mut message = String::new();
-        // Room for the reason and two numbers: `write!` will not grow it.
-        if message.try_reserve(e.reason.len() + 64).is_err() {
-            return out_of_memory;
-        }
-        let _ = write!(message, "{e}");
-        Content::Ignored(Ignored::Malformed { message })
-    };
-    match kind {
-        FileKind::Status => LeaseFile::parse(bytes).map_or_else(malformed, Content::Leases),
-        FileKind::Macs => MacsFile::parse(bytes).map_or_else(malformed, Content::Macs),
     }
 }
 
-/// Reads a regular, trusted file of at most [`MAX_FILE_BYTES`]. Also returns
-/// the stamp of the file actually examined (it may have been replaced since
-/// the caller's `stat`), or `None` when it could not be examined.
-fn read_file(path: &Path, listed_regular: bool) -> (Option<Stamp>, Result<Vec<u8>, Ignored>) {
+/// Opens a regular, trusted file of at most [`MAX_FILE_BYTES`] (by its
+/// `fstat`) and returns it with its size. Also returns the stamp of the file
+/// actually examined (it may have been replaced since the caller's `stat`),
+/// or `None` when it could not be examined.
+fn open_file(path: &Path, listed_regular: bool) -> (Option<Stamp>, Result<(File, u64), Ignored>) {
     let unreadable = |e: io::Error| Ignored::Unreadable {
         errno: errno_of(&e),
     };
@@ -504,7 +522,7 @@ fn read_file(path: &Path, listed_regular: bool) -> (Option<Stamp>, Result<Vec<u8
             Err(e) => return (None, Err(unreadable(e))),
         }
     };
-    let (mut file, meta) = match open_trusted(path) {
+    let (file, meta) = match open_trusted(path) {
         Ok(opened) => opened,
         Err(Refusal::Io(e)) => {
             let meta = listed.or_else(|| fs::metadata(path).ok());
@@ -536,40 +554,7 @@ fn read_file(path: &Path, listed_regular: bool) -> (Option<Stamp>, Result<Vec<u8
     if meta.size() > MAX_FILE_BYTES {
         return (stamp, Err(Ignored::TooLarge { bytes: meta.size() }));
     }
-    // The file may grow while we read: never take more than the cap.
-    let bytes = match read_at_most(&mut file, meta.size(), MAX_FILE_BYTES + 1) {
-        Ok(bytes) => bytes,
-        Err(e) => return (stamp, Err(unreadable(e))),
-    };
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return (
-            stamp,
-            Err(Ignored::TooLarge {
-                bytes: bytes.len() as u64,
-            }),
-        );
-    }
-    (stamp, Ok(bytes))
-}
-
-/// Reads `file` to its end or to `limit` bytes, with room for `expected`
-/// bytes (and one more, to see the end) reserved at once. Every allocation
-/// is fallible (N30): `read_to_end` grows a buffer with `try_reserve`, but
-/// `Vec::with_capacity` would abort.
-fn read_at_most(file: &mut File, expected: u64, limit: u64) -> io::Result<Vec<u8>> {
-    let first = expected.saturating_add(1).min(limit);
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(usize::try_from(first).unwrap_or(usize::MAX))
-        .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
-    match file.take(limit).read_to_end(&mut bytes) {
-        Ok(_) => Ok(bytes),
-        // std's own try_reserve failed while growing the buffer.
-        Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
-            Err(io::Error::from_raw_os_error(libc::ENOMEM))
-        }
-        Err(e) => Err(e),
-    }
+    (stamp, Ok((file, meta.size())))
 }
 
 /// `dir`, or `dir/name`, as a new path of exactly that size, allocated

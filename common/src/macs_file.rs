@@ -6,8 +6,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io::Read;
 
-use crate::json::{self, JsonError, JsonReader, Scalar};
+use crate::json::{self, Fault, JsonError, JsonReader, ReadError, Scalar};
 use crate::key_index::KeyIndex;
 use crate::text_arena::{Span, TextArena};
 use crate::OutOfMemory;
@@ -33,6 +34,13 @@ pub struct MacsFile {
 
 impl MacsFile {
     pub fn parse(bytes: &[u8]) -> Result<MacsFile, JsonError> {
+        MacsFile::read_from(bytes, bytes.len() as u64, u64::MAX)
+            .map_err(|e| e.into_json_error(bytes))
+    }
+
+    /// Reads and parses a `.macs` file from `source` in chunks (see
+    /// [`LeaseFile::read_from`](crate::status_file::LeaseFile::read_from)).
+    pub fn read_from(source: impl Read, size: u64, limit: u64) -> Result<MacsFile, ReadError> {
         let mut file = MacsFile {
             domains: Vec::new(),
             macs: Vec::new(),
@@ -41,7 +49,7 @@ impl MacsFile {
             by_mac: KeyIndex::with_capacity(0)?,
             skipped_entries: 0,
         };
-        json::for_each_object_in_array(bytes, |reader| {
+        json::for_each_object_in_array(source, size, limit, |reader| {
             let entry = RawDomain::read(reader)?;
             let name = match entry.domain {
                 Some(Scalar::Str(name)) => Some(file.text.push(&name)?),
@@ -196,13 +204,13 @@ struct RawDomain<'a> {
 }
 
 impl<'a> RawDomain<'a> {
-    fn read(reader: &mut JsonReader<'a>) -> Result<RawDomain<'a>, JsonError> {
+    fn read(reader: &mut JsonReader<'a>) -> Result<RawDomain<'a>, Fault> {
         let mut entry = RawDomain::default();
         let mut object = reader.object()?;
         while let Some(member) = object.next_key(reader)? {
             match &*member {
-                "domain" => entry.domain = Some(reader.scalar(2)?),
-                "macs" if reader.peek() == Some(b'[') => {
+                b"domain" => entry.domain = Some(reader.scalar(2)?),
+                b"macs" if reader.peek() == Some(b'[') => {
                     let mut macs = reader.array()?;
                     while macs.next(reader)? {
                         let mac = match reader.scalar(3)? {

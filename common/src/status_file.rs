@@ -6,9 +6,10 @@
 //! member of the wrong type, is skipped and the rest of the file still answers.
 
 use std::fmt;
+use std::io::Read;
 use std::net::IpAddr;
 
-use crate::json::{self, JsonError, JsonReader, Scalar};
+use crate::json::{self, Fault, JsonError, JsonReader, ReadError, Scalar};
 use crate::key_index::KeyIndex;
 use crate::text_arena::{Span, TextArena};
 use crate::OutOfMemory;
@@ -47,10 +48,18 @@ impl LeaseFile {
     /// Parses the bytes of a `.status` file. A blank file has no leases; a
     /// file that is not a JSON array of objects is an error.
     pub fn parse(bytes: &[u8]) -> Result<LeaseFile, JsonError> {
+        LeaseFile::read_from(bytes, bytes.len() as u64, u64::MAX)
+            .map_err(|e| e.into_json_error(bytes))
+    }
+
+    /// Reads and parses a `.status` file from `source` in chunks, never
+    /// holding it whole; `size` (the file's size) sizes the buffer of a
+    /// small file, and more than `limit` bytes is an error.
+    pub fn read_from(source: impl Read, size: u64, limit: u64) -> Result<LeaseFile, ReadError> {
         let mut leases = Vec::new();
         let mut text = TextArena::default();
         let mut skipped_entries = 0;
-        json::for_each_object_in_array(bytes, |reader| {
+        json::for_each_object_in_array(source, size, limit, |reader| {
             match RawLease::read(reader)?.validate(&mut text)? {
                 Some(lease) => {
                     leases.try_reserve(1).map_err(OutOfMemory::from)?;
@@ -308,15 +317,15 @@ impl RawLease<'_> {
 impl<'a> RawLease<'a> {
     /// Reads one entry object; a repeated member keeps its last value, as in
     /// the C modules.
-    fn read(reader: &mut JsonReader<'a>) -> Result<RawLease<'a>, JsonError> {
+    fn read(reader: &mut JsonReader<'a>) -> Result<RawLease<'a>, Fault> {
         let mut lease = RawLease::default();
         let mut object = reader.object()?;
         while let Some(member) = object.next_key(reader)? {
             let slot = match &*member {
-                "ip-address" => &mut lease.ip_address,
-                "mac-address" => &mut lease.mac_address,
-                "hostname" => &mut lease.hostname,
-                "expiry-time" => &mut lease.expiry_time,
+                b"ip-address" => &mut lease.ip_address,
+                b"mac-address" => &mut lease.mac_address,
+                b"hostname" => &mut lease.hostname,
+                b"expiry-time" => &mut lease.expiry_time,
                 _ => {
                     reader.skip_value(2)?;
                     continue;

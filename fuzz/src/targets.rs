@@ -13,6 +13,7 @@ use std::ptr;
 use std::sync::OnceLock;
 
 use common::ffi::{self, GaihAddrTuple, Module};
+use common::json::JsonError;
 use common::macs_file::MacsFile;
 use common::status_file::LeaseFile;
 use common::{Answer, Family, FileSet, LeaseDir, Service};
@@ -221,8 +222,36 @@ fn oracle_leases(bytes: &[u8]) -> Result<Option<(Vec<OracleLease>, usize)>, ()> 
     Ok(Some((leases, skipped)))
 }
 
+/// The leases of a parse, or its error, for comparing two parses.
+fn lease_summary(
+    parsed: &Result<LeaseFile, JsonError>,
+) -> Result<(Vec<OracleLease>, usize), String> {
+    let file = parsed.as_ref().map_err(JsonError::to_string)?;
+    let leases = file
+        .leases()
+        .iter()
+        .map(|l| {
+            (
+                l.address,
+                l.expiry,
+                file.hostname(l).map(str::to_owned),
+                file.mac(l).map(str::to_owned),
+            )
+        })
+        .collect();
+    Ok((leases, file.skipped_entries()))
+}
+
 fn status_file(data: &[u8]) -> u64 {
     let ours = LeaseFile::parse(data);
+    // Read through the smallest buffer (64 bytes), every token may be cut
+    // by a chunk's end: the result must be the same.
+    let chunked = LeaseFile::read_from(data, 0, u64::MAX).map_err(|e| e.into_json_error(data));
+    assert_eq!(
+        lease_summary(&chunked),
+        lease_summary(&ours),
+        "a chunked read differs from a whole one"
+    );
     let oracle = oracle_leases(data);
     let file = match (ours, oracle) {
         (Err(e), Err(())) => return outcome(("err", error_kind(&e))),
@@ -300,8 +329,26 @@ fn status_file(data: &[u8]) -> u64 {
 
 // -------------------------------------------------------------- macs_file --
 
+/// Every (domain, MACs) entry and the skipped count, for comparing parses.
+fn macs_summary(file: &MacsFile) -> (Vec<(String, Vec<String>)>, usize) {
+    let domains = file
+        .domains()
+        .map(|(d, macs)| (d.to_owned(), macs.map(str::to_owned).collect()))
+        .collect();
+    (domains, file.skipped_entries())
+}
+
 fn macs_file(data: &[u8]) -> u64 {
     let ours = MacsFile::parse(data);
+    let chunked = MacsFile::read_from(data, 0, u64::MAX).map_err(|e| e.into_json_error(data));
+    assert_eq!(
+        chunked
+            .as_ref()
+            .map(macs_summary)
+            .map_err(|e| e.to_string()),
+        ours.as_ref().map(macs_summary).map_err(|e| e.to_string()),
+        "a chunked read differs from a whole one"
+    );
     let oracle_ok = is_blank(data)
         || serde_json::from_slice::<serde_json::Value>(data).is_ok_and(|v| v.is_array());
     let file = match ours {
