@@ -141,10 +141,28 @@ impl ReadError {
     }
 }
 
+/// A string value that is text: valid UTF-8 either way.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Text<'a> {
+    /// Borrowed from the buffer, found to be ASCII by the scan that found
+    /// its end (no separate UTF-8 check: most strings in lease files).
+    Ascii(&'a [u8]),
+    Str(Cow<'a, str>),
+}
+
+impl Text<'_> {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Ascii(bytes) => bytes,
+            Text::Str(text) => text.as_bytes(),
+        }
+    }
+}
+
 /// A JSON value reduced to what the lease parsers care about.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Scalar<'a> {
-    Str(Cow<'a, str>),
+    Str(Text<'a>),
     /// A string that held bytes that are not UTF-8 or a lone surrogate
     /// escape, read as U+FFFD: it may be shown, but it must match no name
     /// (DECISIONS.md N27), not even a query spelling out those U+FFFD.
@@ -156,10 +174,11 @@ pub(crate) enum Scalar<'a> {
     Other,
 }
 
-/// A string token as found: its raw bytes when it has no escapes (not yet
-/// checked for UTF-8), else the decoded text and whether it is text.
+/// A string token as found: its raw bytes when it has no escapes, and
+/// whether they are ASCII (else not yet checked for UTF-8); else the
+/// decoded text and whether it is text.
 enum RawString<'a> {
-    Plain(&'a [u8]),
+    Plain(&'a [u8], bool),
     Escaped(String, bool),
 }
 
@@ -234,10 +253,7 @@ impl<'a> JsonReader<'a> {
     /// `depth` levels of nesting already) and reported as `Other`.
     pub(crate) fn scalar(&mut self, depth: usize) -> Result<Scalar<'a>, Fault> {
         match self.peek() {
-            Some(b'"') => Ok(match self.string_checked()? {
-                (text, true) => Scalar::Str(text),
-                (text, false) => Scalar::Garbled(text),
-            }),
+            Some(b'"') => self.string(),
             Some(b'-' | b'0'..=b'9') => Ok(self.number()?.map_or(Scalar::Other, Scalar::Int)),
             Some(b'n') => self.literal("null").map(|()| Scalar::Null),
             _ => self.skip_value(depth).map(|()| Scalar::Other),
@@ -379,17 +395,18 @@ impl<'a> JsonReader<'a> {
         Ok(pos)
     }
 
-    /// Reads a string, borrowed from the buffer unless it has escapes, and
-    /// whether it is text: false when it held
-    /// bytes that are not UTF-8 (read as U+FFFD, as `from_utf8_lossy` does)
-    /// or a lone surrogate escape.
-    fn string_checked(&mut self) -> Result<(Cow<'a, str>, bool), Fault> {
+    /// Reads a string, borrowed from the buffer unless it has escapes:
+    /// [`Scalar::Garbled`] when it held bytes that are not UTF-8 (read as
+    /// U+FFFD, as `from_utf8_lossy` does) or a lone surrogate escape.
+    fn string(&mut self) -> Result<Scalar<'a>, Fault> {
         Ok(match self.raw_string()? {
-            RawString::Plain(bytes) => match std::str::from_utf8(bytes) {
-                Ok(text) => (Cow::Borrowed(text), true),
-                Err(_) => (Cow::Owned(lossy(bytes, String::new())?), false),
+            RawString::Plain(bytes, true) => Scalar::Str(Text::Ascii(bytes)),
+            RawString::Plain(bytes, false) => match std::str::from_utf8(bytes) {
+                Ok(text) => Scalar::Str(Text::Str(Cow::Borrowed(text))),
+                Err(_) => Scalar::Garbled(Cow::Owned(lossy(bytes, String::new())?)),
             },
-            RawString::Escaped(text, is_text) => (Cow::Owned(text), is_text),
+            RawString::Escaped(text, true) => Scalar::Str(Text::Str(Cow::Owned(text))),
+            RawString::Escaped(text, false) => Scalar::Garbled(Cow::Owned(text)),
         })
     }
 
@@ -400,11 +417,11 @@ impl<'a> JsonReader<'a> {
         self.expect(b'"', "expected a string")?;
         let bytes = self.bytes;
         let start = self.pos;
-        let pos = skip_plain_string_bytes(bytes, start);
+        let (pos, ascii) = skip_plain_string_bytes(bytes, start);
         match bytes.get(pos) {
             Some(b'"') => {
                 self.pos = pos + 1;
-                Ok(RawString::Plain(&bytes[start..pos]))
+                Ok(RawString::Plain(&bytes[start..pos], ascii))
             }
             Some(b'\\') => {
                 self.pos = pos;
@@ -432,7 +449,7 @@ impl<'a> JsonReader<'a> {
         let mut is_text = true;
         let mut run_start = start;
         loop {
-            self.pos = skip_plain_string_bytes(bytes, self.pos);
+            self.pos = skip_plain_string_bytes(bytes, self.pos).0;
             let run = &bytes[run_start..self.pos];
             // Room for the run and one escaped char (at most 4 bytes).
             decoded
@@ -597,7 +614,7 @@ impl ObjectCursor {
         }
         self.first = false;
         let key = match reader.raw_string()? {
-            RawString::Plain(bytes) => Cow::Borrowed(bytes),
+            RawString::Plain(bytes, _) => Cow::Borrowed(bytes),
             RawString::Escaped(text, _) => Cow::Owned(text.into_bytes()),
         };
         reader.expect(b':', "expected ':'")?;
@@ -605,14 +622,17 @@ impl ObjectCursor {
     }
 }
 /// The position of the first byte at or after `pos` that ends a run of plain
-/// string content: a quote, a backslash or a control character (or the end).
-/// Eight bytes at a time: this loop is most of the cost of a cold parse.
-fn skip_plain_string_bytes(bytes: &[u8], mut pos: usize) -> usize {
+/// string content: a quote, a backslash or a control character (or the end);
+/// and whether the run is ASCII. Eight bytes at a time: this loop is most of
+/// the cost of a cold parse.
+fn skip_plain_string_bytes(bytes: &[u8], mut pos: usize) -> (usize, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x80 * ONES;
     // Sets bit 7 of the lowest byte of `word` below `n` (n <= 0x80); higher
     // bytes may show false positives, which `trailing_zeros` never looks at.
     let below = |word: u64, n: u64| word.wrapping_sub(n * ONES) & !word & HIGH_BITS;
+    // Bit 7 of each byte of the run so far, OR-ed.
+    let mut high = 0;
     while let Some(chunk) = bytes.get(pos..pos + 8) {
         let mut eight = [0u8; 8];
         eight.copy_from_slice(chunk);
@@ -621,17 +641,23 @@ fn skip_plain_string_bytes(bytes: &[u8], mut pos: usize) -> usize {
             | below(word ^ (u64::from(b'\\') * ONES), 1)
             | below(word, 0x20);
         if special != 0 {
-            return pos + (special.trailing_zeros() / 8) as usize;
+            let run = special.trailing_zeros() / 8;
+            // The bytes of the word before the special one.
+            let before = (1u64 << (run * 8)).wrapping_sub(1);
+            high |= word & before;
+            return (pos + run as usize, high & HIGH_BITS == 0);
         }
+        high |= word;
         pos += 8;
     }
     while let Some(&b) = bytes.get(pos) {
         if b == b'"' || b == b'\\' || b < 0x20 {
             break;
         }
+        high |= u64::from(b);
         pos += 1;
     }
-    pos
+    (pos, high & HIGH_BITS == 0)
 }
 
 /// Line and column (1-based, in bytes) of byte `offset` of the document
@@ -876,14 +902,20 @@ mod tests {
         let values =
             scalars(r#"["plain", "fe\u0064ora", "tab\tq\"\\\/\b\f\n\r", "\ud83d\ude00", "é"]"#)
                 .unwrap();
-        assert!(matches!(&values[0], Scalar::Str(Cow::Borrowed("plain"))));
-        assert_eq!(values[1], Scalar::Str(Cow::Owned("fedora".into())));
+        assert_eq!(values[0], Scalar::Str(Text::Ascii(b"plain")));
+        assert_eq!(
+            values[1],
+            Scalar::Str(Text::Str(Cow::Owned("fedora".into())))
+        );
         assert_eq!(
             values[2],
-            Scalar::Str(Cow::Owned("tab\tq\"\\/\u{8}\u{c}\n\r".into()))
+            Scalar::Str(Text::Str(Cow::Owned("tab\tq\"\\/\u{8}\u{c}\n\r".into())))
         );
-        assert_eq!(values[3], Scalar::Str(Cow::Owned("😀".into())));
-        assert!(matches!(&values[4], Scalar::Str(Cow::Borrowed("é"))));
+        assert_eq!(values[3], Scalar::Str(Text::Str(Cow::Owned("😀".into()))));
+        assert!(matches!(
+            &values[4],
+            Scalar::Str(Text::Str(Cow::Borrowed("é")))
+        ));
     }
 
     #[test]
@@ -991,7 +1023,9 @@ mod tests {
                 let mut object = reader.object()?;
                 while object.next_key(reader)?.is_some() {
                     match reader.scalar(2)? {
-                        Scalar::Str(s) => strings.push(s.into_owned()),
+                        Scalar::Str(s) => {
+                            strings.push(String::from_utf8(s.as_bytes().to_vec()).unwrap())
+                        }
                         Scalar::Garbled(s) => strings.push(format!("garbled {s}")),
                         _ => {}
                     }
@@ -1058,17 +1092,24 @@ mod tests {
             for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
                 let mut bytes = vec![b'a'; len];
                 bytes.push(special);
-                bytes.extend_from_slice(b"\"xyz\\");
+                // Bytes after the end are not part of the run.
+                bytes.extend_from_slice(b"\"\xe9xyz\\");
                 assert_eq!(
                     skip_plain_string_bytes(&bytes, 0),
-                    len,
+                    (len, true),
                     "len {len} byte {special:#x}"
                 );
+                // One byte that is not ASCII anywhere in the run.
+                for at in 0..len {
+                    let mut bytes = bytes.clone();
+                    bytes[at] = 0xc3;
+                    assert_eq!(skip_plain_string_bytes(&bytes, 0), (len, false), "at {at}");
+                }
             }
             let plain = vec![0x7fu8; len];
-            assert_eq!(skip_plain_string_bytes(&plain, 0), len);
+            assert_eq!(skip_plain_string_bytes(&plain, 0), (len, true));
             let high = vec![0xe9u8; len];
-            assert_eq!(skip_plain_string_bytes(&high, 0), len);
+            assert_eq!(skip_plain_string_bytes(&high, 0), (len, len == 0));
         }
     }
 

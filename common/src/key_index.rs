@@ -83,10 +83,6 @@ impl KeyIndex {
             slot = (slot + 1) & mask;
         }
     }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<u32>()
-    }
 }
 
 /// Lower-cases the ASCII letters among 8 bytes at once (bytes >= 0x80 are

@@ -445,19 +445,6 @@ impl LeaseDir {
                 _ => None,
             })
     }
-
-    /// Approximate heap bytes held by the files parsed so far.
-    pub fn heap_bytes(&self) -> usize {
-        self.files
-            .iter()
-            .filter_map(|f| f.loaded.get())
-            .map(|loaded| match &loaded.content {
-                Content::Leases(l) => l.heap_bytes(),
-                Content::Macs(m) => m.heap_bytes(),
-                Content::Ignored(_) => 0,
-            })
-            .sum()
-    }
 }
 
 /// Parses an opened file of `size` bytes (by `fstat`) in chunks: never more

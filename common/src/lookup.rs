@@ -347,6 +347,10 @@ fn try_domain_of_address(
     address: IpAddr,
     now: i64,
 ) -> Result<Option<String>, OutOfMemory> {
+    // The MAC indexes are built on first use: here, where that may fail.
+    for macs in dir.macs_files() {
+        macs.try_mac_index()?;
+    }
     best_holder(dir, address, now, |file, lease| {
         let mac = file.mac_key(lease)?;
         dir.macs_files()

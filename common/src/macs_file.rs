@@ -5,12 +5,13 @@
 //! entry's domain, a quirk we don't copy); non-string MACs are ignored.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 use std::io::Read;
 
-use crate::json::{self, Fault, JsonError, JsonReader, ReadError, Scalar};
+use crate::json::{self, Fault, JsonError, JsonReader, ReadError, Scalar, Text};
 use crate::key_index::KeyIndex;
-use crate::text_arena::{Span, TextArena};
+use crate::text_arena::{Span, TextArena, TextArenaBuilder};
 use crate::OutOfMemory;
 
 struct DomainEntry {
@@ -27,8 +28,9 @@ pub struct MacsFile {
     macs: Vec<Span>,
     text: TextArena,
     by_domain: KeyIndex,
-    /// MAC → index into `macs` (for reverse lookups).
-    by_mac: KeyIndex,
+    /// MAC → index into `macs`: only reverse lookups need it, so the first
+    /// one builds it (N35).
+    by_mac: OnceCell<KeyIndex>,
     skipped_entries: usize,
 }
 
@@ -41,43 +43,49 @@ impl MacsFile {
     /// Reads and parses a `.macs` file from `source` in chunks (see
     /// [`LeaseFile::read_from`](crate::status_file::LeaseFile::read_from)).
     pub fn read_from(source: impl Read, size: u64, limit: u64) -> Result<MacsFile, ReadError> {
-        let mut file = MacsFile {
-            domains: Vec::new(),
-            macs: Vec::new(),
-            text: TextArena::default(),
-            by_domain: KeyIndex::with_capacity(0)?,
-            by_mac: KeyIndex::with_capacity(0)?,
-            skipped_entries: 0,
-        };
+        let mut domains = Vec::new();
+        let mut macs = Vec::new();
+        let mut text = TextArenaBuilder::default();
+        let mut skipped_entries = 0;
         json::for_each_object_in_array(source, size, limit, |reader| {
             let entry = RawDomain::read(reader)?;
             let name = match entry.domain {
-                Some(Scalar::Str(name)) => Some(file.text.push(&name)?),
-                Some(Scalar::Garbled(name)) => Some(file.text.push(&name)?.garbled()),
+                Some(Scalar::Str(name)) => Some(text.push(name.as_bytes())?),
+                Some(Scalar::Garbled(name)) => Some(text.push(name.as_bytes())?.garbled()),
                 _ => None,
             };
             match name {
                 Some(name) => {
-                    let first_mac = file.macs.len() as u32;
-                    file.macs
-                        .try_reserve(entry.macs.len())
+                    let first_mac = macs.len() as u32;
+                    macs.try_reserve(entry.macs.len())
                         .map_err(OutOfMemory::from)?;
                     for (mac, is_text) in entry.macs {
-                        let span = file.text.push_lowercase(&mac)?;
-                        file.macs.push(if is_text { span } else { span.garbled() });
+                        let span = text.push_lowercase(&mac)?;
+                        macs.push(if is_text { span } else { span.garbled() });
                     }
-                    let mac_count = file.macs.len() as u32 - first_mac;
-                    file.domains.try_reserve(1).map_err(OutOfMemory::from)?;
-                    file.domains.push(DomainEntry {
+                    let mac_count = macs.len() as u32 - first_mac;
+                    domains.try_reserve(1).map_err(OutOfMemory::from)?;
+                    domains.push(DomainEntry {
                         name,
                         first_mac,
                         mac_count,
                     });
                 }
-                _ => file.skipped_entries += 1,
+                _ => skipped_entries += 1,
             }
             Ok(())
         })?;
+        let mut file = MacsFile {
+            domains,
+            macs,
+            text: text.finish().ok_or(ReadError::Syntax {
+                offset: 0,
+                reason: "internal error: text that is not UTF-8",
+            })?,
+            by_domain: KeyIndex::with_capacity(0)?,
+            by_mac: OnceCell::new(),
+            skipped_entries,
+        };
         // Garbled names and MACs match nothing (N27): they are not indexed.
         file.by_domain = KeyIndex::with_capacity(file.domains.len())?;
         for (id, domain) in file.domains.iter().enumerate() {
@@ -87,15 +95,21 @@ impl MacsFile {
             let hash = file.by_domain.hash(file.text.get(domain.name).as_bytes());
             file.by_domain.insert(hash, id as u32);
         }
-        file.by_mac = KeyIndex::with_capacity(file.macs.len())?;
-        for (id, mac) in file.macs.iter().enumerate() {
-            if !mac.is_text() {
-                continue;
-            }
-            let hash = file.by_mac.hash(file.text.get(*mac).as_bytes());
-            file.by_mac.insert(hash, id as u32);
-        }
         Ok(file)
+    }
+
+    /// The MAC index, built now if no lookup has needed it yet.
+    pub fn try_mac_index(&self) -> Result<(), OutOfMemory> {
+        if self.by_mac.get().is_none() {
+            let mut index = KeyIndex::with_capacity(self.macs.len())?;
+            for (id, mac) in self.macs.iter().enumerate() {
+                if mac.is_text() {
+                    index.insert(index.hash(self.text.get(*mac).as_bytes()), id as u32);
+                }
+            }
+            let _ = self.by_mac.set(index);
+        }
+        Ok(())
     }
 
     /// Every (domain, MACs) entry in file order.
@@ -152,9 +166,14 @@ impl MacsFile {
     }
 
     /// The first domain (in file order) that lists `mac`, ignoring case.
+    /// Builds the MAC index if needed: a lookup that must not abort calls
+    /// [`try_mac_index`](Self::try_mac_index) first.
     pub fn domain_of_mac(&self, mac: &[u8]) -> Option<&str> {
+        self.try_mac_index()
+            .unwrap_or_else(|OutOfMemory| crate::status_file::out_of_memory());
+        let by_mac = self.by_mac.get()?;
         let mut first: Option<u32> = None;
-        self.by_mac.candidates(self.by_mac.hash(mac), |id| {
+        by_mac.candidates(by_mac.hash(mac), |id| {
             let matches = self
                 .text
                 .get(self.macs[id as usize])
@@ -175,14 +194,6 @@ impl MacsFile {
     pub fn skipped_entries(&self) -> usize {
         self.skipped_entries
     }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.domains.capacity() * std::mem::size_of::<DomainEntry>()
-            + self.macs.capacity() * std::mem::size_of::<Span>()
-            + self.text.heap_bytes()
-            + self.by_domain.heap_bytes()
-            + self.by_mac.heap_bytes()
-    }
 }
 
 impl fmt::Debug for MacsFile {
@@ -197,10 +208,10 @@ impl fmt::Debug for MacsFile {
 #[derive(Default)]
 struct RawDomain<'a> {
     domain: Option<Scalar<'a>>,
-    /// Every string of every `macs` array (repeated arrays accumulate, as in
-    /// C), and whether it is text (not garbled, N27); other element types,
-    /// and a `macs` that is not an array, add none.
-    macs: Vec<(Cow<'a, str>, bool)>,
+    /// The bytes (UTF-8) of every string of every `macs` array (repeated
+    /// arrays accumulate, as in C), and whether it is text (not garbled,
+    /// N27); other element types, and a `macs` that is not an array, add none.
+    macs: Vec<(Cow<'a, [u8]>, bool)>,
 }
 
 impl<'a> RawDomain<'a> {
@@ -214,8 +225,9 @@ impl<'a> RawDomain<'a> {
                     let mut macs = reader.array()?;
                     while macs.next(reader)? {
                         let mac = match reader.scalar(3)? {
-                            Scalar::Str(mac) => (mac, true),
-                            Scalar::Garbled(mac) => (mac, false),
+                            Scalar::Str(Text::Ascii(mac)) => (Cow::Borrowed(mac), true),
+                            Scalar::Str(Text::Str(mac)) => (cow_bytes(mac), true),
+                            Scalar::Garbled(mac) => (cow_bytes(mac), false),
                             _ => continue,
                         };
                         entry.macs.try_reserve(1).map_err(OutOfMemory::from)?;
@@ -226,6 +238,13 @@ impl<'a> RawDomain<'a> {
             }
         }
         Ok(entry)
+    }
+}
+
+fn cow_bytes(text: Cow<str>) -> Cow<[u8]> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
     }
 }
 
