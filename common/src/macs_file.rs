@@ -9,8 +9,9 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::io::Read;
 
-use crate::json::{self, Fault, JsonError, JsonReader, ReadError, Scalar, Text};
+use crate::json::{self, Fault, JsonError, JsonReader, Key, ReadError, Scalar, Text};
 use crate::key_index::KeyIndex;
+use crate::status_file::estimate;
 use crate::text_arena::{Span, TextArena, TextArenaBuilder};
 use crate::OutOfMemory;
 
@@ -43,9 +44,16 @@ impl MacsFile {
     /// Reads and parses a `.macs` file from `source` in chunks (see
     /// [`LeaseFile::read_from`](crate::status_file::LeaseFile::read_from)).
     pub fn read_from(source: impl Read, size: u64, limit: u64) -> Result<MacsFile, ReadError> {
+        // Sized from the file's size, as in `LeaseFile::read_from` (an
+        // entry with one MAC is ~80 bytes as libvirtd writes it).
         let mut domains = Vec::new();
+        domains
+            .try_reserve_exact(estimate(size, 80))
+            .map_err(OutOfMemory::from)?;
         let mut macs = Vec::new();
-        let mut text = TextArenaBuilder::default();
+        macs.try_reserve_exact(estimate(size, 80))
+            .map_err(OutOfMemory::from)?;
+        let mut text = TextArenaBuilder::with_capacity(estimate(size, 3))?;
         let mut skipped_entries = 0;
         json::for_each_object_in_array(source, size, limit, |reader| {
             let entry = RawDomain::read(reader)?;
@@ -218,10 +226,10 @@ impl<'a> RawDomain<'a> {
     fn read(reader: &mut JsonReader<'a>) -> Result<RawDomain<'a>, Fault> {
         let mut entry = RawDomain::default();
         let mut object = reader.object()?;
-        while let Some(member) = object.next_key(reader)? {
-            match &*member {
-                b"domain" => entry.domain = Some(reader.scalar(2)?),
-                b"macs" if reader.peek() == Some(b'[') => {
+        while let Some(member) = object.next_key_among(reader, &[b"domain", b"macs"])? {
+            match member {
+                Key::Known(0) => entry.domain = Some(reader.scalar(2)?),
+                Key::Known(_) if reader.peek() == Some(b'[') => {
                     let mut macs = reader.array()?;
                     while macs.next(reader)? {
                         let mac = match reader.scalar(3)? {

@@ -51,6 +51,12 @@ pub(crate) struct TextArenaBuilder {
 }
 
 impl TextArenaBuilder {
+    pub(crate) fn with_capacity(bytes: usize) -> Result<Self, OutOfMemory> {
+        let mut builder = TextArenaBuilder::default();
+        builder.bytes.try_reserve_exact(bytes)?;
+        Ok(builder)
+    }
+
     pub(crate) fn push(&mut self, text: &[u8]) -> Result<Span, OutOfMemory> {
         // Files are capped at 32 MiB, and strings only shrink when decoded,
         // so offsets always fit in u32.
