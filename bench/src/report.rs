@@ -384,16 +384,18 @@ fn memory_table(w: &mut String, r: &Records) {
         w,
         "## Memory (KiB)\n\n\
          RSS growth = VmRSS after the first + 3 more lookups minus VmRSS right after `dlopen` \
-         (fresh process, median). Peak = VmHWM minus that same baseline. `lease bytes` = total \
-         size of the files the service reads. Faults = minor page faults during the first \
-         lookup.\n"
+         (fresh process, median). `after re-read` = the same after every file was then replaced \
+         (write + rename, same bytes) and one more lookup read them all again: what a \
+         long-lived process keeps. Peak = VmHWM minus that same baseline (before the re-read). \
+         `lease bytes` = total size of the files the service reads. Faults = minor page faults \
+         during the first lookup.\n"
     );
     for svc in SERVICES {
         let _ = writeln!(w, "### {svc}\n");
         let _ = writeln!(
             w,
-            "| K | nets | fam | lease KiB | RSS growth ours | RSS growth C | ours growth / lease bytes | peak ours | peak C | faults ours | faults C |\n\
-             |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| K | nets | fam | lease KiB | RSS growth ours | RSS growth C | ours growth / lease bytes | after re-read ours | after re-read C | ours after re-read / lease bytes | peak ours | peak C | faults ours | faults C |\n\
+             |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for (k, nets, fam) in configs(r, "rss") {
             let base = [
@@ -407,12 +409,15 @@ fn memory_table(w: &mut String, r: &Records) {
             let bytes = r.med(&[&base[..], &[("sec", "bytes")]].concat());
             let _ = writeln!(
                 w,
-                "| {} | {nets} | {fam} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {nets} | {fam} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 thousands(k.parse().unwrap_or(f64::NAN)),
                 kib(bytes),
                 kib(get("rss", "ours")),
                 kib(get("rss", "c")),
                 fmt_ratio(ratio(get("rss", "ours"), bytes)),
+                kib(get("reread", "ours")),
+                kib(get("reread", "c")),
+                fmt_ratio(ratio(get("reread", "ours"), bytes)),
                 kib(get("peak", "ours")),
                 kib(get("peak", "c")),
                 opt_num(get("faults", "ours")),
@@ -668,9 +673,9 @@ fn targets(w: &mut String, r: &Records) {
         ));
         list.push(judge(
             false,
-            format!("{svc}: warm ours ≤ 1.5× the stat floor"),
+            format!("{svc}: warm ours ≤ 1.25× the stat floor (issue 11 target 5)"),
             floor_rows,
-            1.5,
+            1.25,
         ));
 
         let mut cold_rows = Vec::new();
@@ -691,20 +696,27 @@ fn targets(w: &mut String, r: &Records) {
                     format!("{nets} net, {fam}"),
                     ratio(first("c"), first("ours")),
                 ));
-                let growth = r.med(&[&b("100000", "rss")[..], &[("mod", "ours")]].concat());
+                let kept = r.med(&[&b("100000", "reread")[..], &[("mod", "ours")]].concat());
                 let bytes = r.med(&b("100000", "bytes"));
-                mem_rows.push((format!("{nets} net, {fam}"), ratio(growth, bytes)));
+                mem_rows.push((format!("{nets} net, {fam}"), ratio(kept, bytes)));
             }
         }
         list.push(judge(
             true,
-            format!("{svc}: cold first lookup C/ours ≥ 5× at K=10,000"),
+            format!(
+                "{svc}: first lookup in a fresh process C/ours ≥ 2× at K=10,000 \
+                 (issue 11 target 2; goal 5×)"
+            ),
             cold_rows,
-            5.0,
+            2.0,
         ));
-        // K=10 is issue 11's target 1: never slower than the C module in
-        // the commonest case, a fresh process resolving one name.
-        for (k, goal, what) in [("10", 1.05, " (issue 11 target 1)"), ("10000", 4.0, "")] {
+        // Issue 11 targets 1 and 3: never slower than the C module in the
+        // commonest case, a fresh process resolving one name; and well
+        // ahead of it on a large network.
+        for (k, goal, what) in [
+            ("10", 1.05, " (issue 11 target 1)"),
+            ("10000", 3.0, " (issue 11 target 3)"),
+        ] {
             let mut rows = Vec::new();
             for nets in r.values("getent", "nets") {
                 for q in ["hit", "miss"] {
@@ -740,9 +752,12 @@ fn targets(w: &mut String, r: &Records) {
         }
         list.push(judge(
             false,
-            format!("{svc}: RSS growth at K=100,000 ≤ 1× the lease files' size"),
+            format!(
+                "{svc}: memory kept after a re-read at K=100,000 ≤ 0.5× the lease files' size \
+                 (issue 11 target 4)"
+            ),
             mem_rows,
-            1.0,
+            0.5,
         ));
     }
 
