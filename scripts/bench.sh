@@ -21,7 +21,7 @@
 #            right after a lease file was replaced by write + rename;
 #   memory   RSS growth after a warm lookup; size of each stripped .so;
 #   getent   `getent hosts NAME` fork+exec timing through glibc, in a private
-#            namespace (tests/scripts/nsenv.sh), 1 and 4 networks, v4;
+#            namespace (scripts/nsenv.sh), 1 and 4 networks, v4;
 #   instr    instructions of a first and of a warm lookup under callgrind
 #            (independent of the machine's load);
 #   proxy    libvirt-ssh-proxy from exec to the socket handed to ssh
@@ -41,7 +41,7 @@ BIN=$ROOT/target/release/nss-bench
 OURS_DIR=$ROOT/target/modules
 WORK=$ROOT/target/bench
 LEASE_DIR_IN_NS=/var/lib/libvirt/dnsmasq
-NSENV=$ROOT/tests/scripts/nsenv.sh
+NSENV=$ROOT/scripts/nsenv.sh
 NETS="1 4"
 FAMS="v4 dual"
 SERVICES="libvirt libvirt_guest"

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use integration_tests::getent::{scripts_dir, NsEnv};
+use integration_tests::getent::NsEnv;
 use integration_tests::modules::{self, LIBVIRT, LIBVIRT_GUEST};
 use integration_tests::prerequisites;
 use integration_tests::temp_dir::TempDir;
@@ -107,7 +107,7 @@ fn no_lease_dir_and_private_run() {
     if !ready("no_lease_dir_and_private_run") {
         return;
     }
-    let output = Command::new(scripts_dir().join("nsenv.sh"))
+    let output = Command::new(modules::workspace_root().join("scripts/nsenv.sh"))
         .args(["--no-lease-dir", "--private-run", "--", "/bin/bash", "-c"])
         .arg("test -e /var/lib/libvirt/dnsmasq && echo lease-dir; ls -A /run | grep -v '^mount$'; exit 0")
         .output()
@@ -128,7 +128,7 @@ fn set_up_errors_are_125() {
         &["--leases", "/tmp", "--no-lease-dir", "--", "true"],
         &["--net", "v4", "--", "true"],
     ] {
-        let status = Command::new(scripts_dir().join("nsenv.sh"))
+        let status = Command::new(modules::workspace_root().join("scripts/nsenv.sh"))
             .args(args)
             .output()
             .expect("run nsenv.sh")

@@ -140,7 +140,7 @@ fn setuid_program_as_nobody_resolves_and_ignores_the_environment() {
     }
     let stage = TempDir::new("suid-stage");
 
-    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
+    let nsenv = modules::workspace_root().join("scripts/nsenv.sh");
     let mut command = Command::new("bash");
     command
         .arg(nsenv)

@@ -53,7 +53,7 @@ fn run_inside(
         return None;
     }
     let leases = ScratchDir::new("stress-leases");
-    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
+    let nsenv = modules::workspace_root().join("scripts/nsenv.sh");
     let mut command = Command::new("bash");
     command
         .arg(nsenv)

@@ -68,7 +68,7 @@ fn memcheck(binary: &str, inner: &str, leases: Leases, envs: &[(&str, String)], 
     if !prerequisites::satisfied(inner, &missing) {
         return;
     }
-    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
+    let nsenv = modules::workspace_root().join("scripts/nsenv.sh");
     let mut command = Command::new("bash");
     command.arg(nsenv);
     match leases {

@@ -17,7 +17,7 @@
 #       dhclient -6), 1 (VM-Beta), 2 (a late client).
 # Checks: init creates the status file; DHCPv4/v6 leases land in it; getent
 # through the modules under test (libvirt, and libvirt_guest with a .macs
-# file in libvirt's format) in a private mount namespace (nsenv.sh);
+# file in libvirt's format) in a private mount namespace (scripts/nsenv.sh);
 # DHCPRELEASE removes the lease and the name; after a dnsmasq restart the
 # leases are known again through `init` (a new client asking for a leased
 # address gets another one).
@@ -239,7 +239,7 @@ fi
 
 # ------------------------------------------------------------ NSS lookups --
 nss() { # nss HOSTS-LINE CMD...: through the modules under test, private mount + net ns
-    "$HERE/nsenv.sh" --net dual --leases "$W/leases" --modules "$MODS" --hosts "$1" -- "${@:2}"
+    "$HERE/../../scripts/nsenv.sh" --net dual --leases "$W/leases" --modules "$MODS" --hosts "$1" -- "${@:2}"
 }
 expect() { # expect DESC REGEX CMD...
     local desc=$1 re=$2; shift 2

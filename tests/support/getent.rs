@@ -276,7 +276,7 @@ impl NsEnv {
 
     /// `nsenv.sh` with this configuration's options, up to (not including) `--`.
     fn nsenv_command(&self) -> Command {
-        let mut command = Command::new(scripts_dir().join("nsenv.sh"));
+        let mut command = Command::new(crate::modules::workspace_root().join("scripts/nsenv.sh"));
         match &self.leases {
             Some(dir) => command.arg("--leases").arg(dir),
             None => command.arg("--no-lease-dir"),

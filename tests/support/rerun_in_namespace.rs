@@ -1,5 +1,5 @@
 //! Re-running one of a test binary's own `#[ignore]`d tests inside
-//! `tests/scripts/nsenv.sh`: the modules read the compiled-in
+//! `scripts/nsenv.sh`: the modules read the compiled-in
 //! `/var/lib/libvirt/dnsmasq`, so a test that `dlopen`s them in-process must
 //! run where a fixture is bind-mounted there. The visible test calls
 //! [`run_ignored_test_inside`]; the inner one checks its marker variable, so
@@ -16,7 +16,7 @@ use crate::modules;
 /// `marker=1` in its environment, and fails unless it passed there.
 pub fn run_ignored_test_inside(inner: &str, marker: &str, leases: Option<&Path>) {
     let mut command = Command::new("bash");
-    command.arg(modules::workspace_root().join("tests/scripts/nsenv.sh"));
+    command.arg(modules::workspace_root().join("scripts/nsenv.sh"));
     match leases {
         Some(dir) => command.arg("--leases").arg(dir),
         None => command.arg("--no-lease-dir"),
