@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use integration_tests::getent::NsEnv;
 use integration_tests::modules::{self, LIBVIRT, LIBVIRT_GUEST};
+use integration_tests::nsenv::{self, Namespace};
 use integration_tests::prerequisites;
 use integration_tests::temp_dir::TempDir;
 
@@ -107,8 +108,11 @@ fn no_lease_dir_and_private_run() {
     if !ready("no_lease_dir_and_private_run") {
         return;
     }
-    let output = Command::new(modules::workspace_root().join("scripts/nsenv.sh"))
-        .args(["--no-lease-dir", "--private-run", "--", "/bin/bash", "-c"])
+    let output = Namespace::new()
+        .lease_dir(None)
+        .private_run()
+        .command("/bin/bash")
+        .arg("-c")
         .arg("test -e /var/lib/libvirt/dnsmasq && echo lease-dir; ls -A /run | grep -v '^mount$'; exit 0")
         .output()
         .expect("run nsenv.sh");
@@ -128,7 +132,7 @@ fn set_up_errors_are_125() {
         &["--leases", "/tmp", "--no-lease-dir", "--", "true"],
         &["--net", "v4", "--", "true"],
     ] {
-        let status = Command::new(modules::workspace_root().join("scripts/nsenv.sh"))
+        let status = Command::new(nsenv::script())
             .args(args)
             .output()
             .expect("run nsenv.sh")

@@ -7,25 +7,18 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 use crate::modules;
+use crate::nsenv::Namespace;
 
 /// Runs the ignored test `inner` of the current test binary inside a mount
 /// namespace holding `leases` (or no lease dir at all) and our modules, with
 /// `marker=1` in its environment, and fails unless it passed there.
 pub fn run_ignored_test_inside(inner: &str, marker: &str, leases: Option<&Path>) {
-    let mut command = Command::new("bash");
-    command.arg(modules::workspace_root().join("scripts/nsenv.sh"));
-    match leases {
-        Some(dir) => command.arg("--leases").arg(dir),
-        None => command.arg("--no-lease-dir"),
-    };
-    let output = command
-        .arg("--modules")
-        .arg(modules::ours())
-        .arg("--")
-        .arg(std::env::current_exe().expect("test binary path"))
+    let output = Namespace::new()
+        .lease_dir(leases)
+        .modules(&modules::ours())
+        .command(std::env::current_exe().expect("test binary path"))
         .args([OsStr::new("--exact"), OsStr::new(inner)])
         .args(["--ignored", "--nocapture", "--test-threads=1"])
         .env(marker, "1")
