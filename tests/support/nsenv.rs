@@ -35,6 +35,8 @@ enum Run {
     Host,
     /// An empty tmpfs (`--private-run`).
     Private,
+    /// This dir (`--run`).
+    Dir(PathBuf),
 }
 
 /// The options of one `nsenv.sh` run. `Namespace::new()` is the script's
@@ -88,6 +90,13 @@ impl Namespace {
         self
     }
 
+    /// `dir` is `/run` inside: namespaces given the same dir share
+    /// `/run/leaseshelper.pid`.
+    pub fn run_dir(mut self, dir: &Path) -> Namespace {
+        self.run = Run::Dir(dir.to_path_buf());
+        self
+    }
+
     /// A network namespace of its own, with 192.168.123.1/24 and
     /// fd00:123::1/64 (deterministic AI_ADDRCONFIG and RFC 6724 sorting).
     pub fn dual_net(mut self) -> Namespace {
@@ -118,6 +127,9 @@ impl Namespace {
             Run::Host => {}
             Run::Private => {
                 command.arg("--private-run");
+            }
+            Run::Dir(dir) => {
+                command.arg("--run").arg(dir);
             }
         }
         if self.dual_net {
