@@ -21,7 +21,7 @@
 #            right after a lease file was replaced by write + rename;
 #   memory   RSS growth after a warm lookup; size of each stripped .so;
 #   getent   `getent hosts NAME` fork+exec timing through glibc, in a private
-#            namespace (tests/scripts/nsenv.sh), 1 and 4 networks, v4;
+#            namespace (scripts/nsenv.sh), 1 and 4 networks, v4;
 #   instr    instructions of a first and of a warm lookup under callgrind
 #            (independent of the machine's load);
 #   proxy    libvirt-ssh-proxy from exec to the socket handed to ssh
@@ -29,8 +29,8 @@
 # Lease dirs (1 and 4 networks, v4 and dual stack, with .macs) are generated
 # in the lease helper's byte format into target/bench/leases/ (kept between
 # runs). The modules read the compiled-in /var/lib/libvirt/dnsmasq, so the
-# dlopen part runs in a private mount namespace where each dir is bound there
-# in turn (a tmpfs shadow of /var/lib when the host has no /var/lib/libvirt).
+# dlopen part runs in a private mount namespace (scripts/nsenv.sh, with an
+# empty lease dir there) where each dir is bound over it in turn.
 # The host's /var/lib and /etc are never modified. Needs root.
 # Prints nothing about pass/fail: the targets table is informational only.
 set -euo pipefail
@@ -41,7 +41,7 @@ BIN=$ROOT/target/release/nss-bench
 OURS_DIR=$ROOT/target/modules
 WORK=$ROOT/target/bench
 LEASE_DIR_IN_NS=/var/lib/libvirt/dnsmasq
-NSENV=$ROOT/tests/scripts/nsenv.sh
+NSENV=$ROOT/scripts/nsenv.sh
 NETS="1 4"
 FAMS="v4 dual"
 SERVICES="libvirt libvirt_guest"
@@ -93,34 +93,10 @@ instructions() { # SO SERVICE NAME LOOKUPS
 }
 
 # ------------------------------------------------------------ inside the ns --
-# Runs as the first process of a private mount namespace; stdout = records.
+# Runs inside nsenv.sh's private mount namespace, where LEASE_DIR_IN_NS is an
+# empty private dir; stdout = records.
 inside() {
-    local stage=$_BENCH_STAGE
-    unset _BENCH_INSIDE _BENCH_STAGE
-    mount -t tmpfs -o mode=0755,size=1m bench-stage "$stage"
-    if [ -d "$LEASE_DIR_IN_NS" ]; then
-        : # a host lease dir: each generated dir is bound over it
-    elif [ -d /var/lib/libvirt ]; then
-        mount -t tmpfs -o mode=0755,size=1m bench-libvirt /var/lib/libvirt
-        mkdir -m 0755 "$LEASE_DIR_IN_NS"
-    else
-        # No /var/lib/libvirt on the host, and we must not create one there:
-        # a shadow /var/lib on the scratch tmpfs binds every entry back and
-        # adds libvirt/dnsmasq.
-        local shadow=$stage/varlib e n
-        mkdir -m 0755 "$shadow"
-        for e in /var/lib/* /var/lib/.[!.]* /var/lib/..?*; do
-            [ -e "$e" ] || [ -L "$e" ] || continue
-            n=${e##*/}
-            if [ -L "$e" ]; then cp -P "$e" "$shadow/$n"
-            elif [ -d "$e" ]; then mkdir "$shadow/$n"; mount --rbind "$e" "$shadow/$n"
-            else : > "$shadow/$n"; mount --bind "$e" "$shadow/$n"
-            fi
-        done
-        mkdir -m 0755 -p "$shadow/libvirt/dnsmasq"
-        mount --rbind "$shadow" /var/lib
-    fi
-
+    unset _BENCH_INSIDE
     local k n fam d svc c wb wms ch cs
     for k in $KS; do
         read -r wb wms ch cs < <(iters "$k")
@@ -242,10 +218,7 @@ if [ -n "$C_LIBVIRT" ]; then
 fi
 
 # In-process and cold measurements, in one private mount namespace.
-STAGE=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
-trap 'rmdir "$STAGE" 2>/dev/null || true' EXIT
-_BENCH_INSIDE=1 _BENCH_STAGE=$STAGE _BENCH_KS=$KS _BENCH_IKS=$IKS \
-    unshare --mount --propagation private -- "$SELF" >> "$REC"
+_BENCH_INSIDE=1 _BENCH_KS=$KS _BENCH_IKS=$IKS "$NSENV" -- "$SELF" >> "$REC"
 
 # Whole process: getent through glibc, in nsenv.sh's private namespace.
 # Rounds alternate which module goes first.

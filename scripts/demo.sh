@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - from clone to `getent hosts VM` in a minute, touching nothing on
 # the host: builds the modules and the CLI, then, inside a private mount
-# namespace (tests/scripts/nsenv.sh), points glibc at the sample lease dir
+# namespace (scripts/nsenv.sh), points glibc at the sample lease dir
 # demo/leases/ (two networks, dual stack, a guest without hostname, an
 # expired lease, .macs files) through a generated nsswitch.conf with
 #   hosts: files libvirt libvirt_guest
@@ -16,7 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF=$ROOT/scripts/demo.sh
-NSENV=$ROOT/tests/scripts/nsenv.sh
+NSENV=$ROOT/scripts/nsenv.sh
 CLI=$ROOT/target/release/libvirt-nss
 MODULES=$ROOT/target/modules
 HOSTS="files libvirt libvirt_guest"

@@ -5,7 +5,8 @@
 //! (N9) and a same-size rewrite in place within one timestamp tick.
 //!
 //! The checks run as an `#[ignore]`d test that the visible test re-executes
-//! inside `nsenv.sh`, where the temp lease dir is /var/lib/libvirt/dnsmasq.
+//! inside `scripts/nsenv.sh`, where the temp lease dir is
+//! /var/lib/libvirt/dnsmasq.
 
 use std::ffi::{CStr, CString};
 use std::fs;
@@ -15,10 +16,11 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use integration_tests::getent::NsEnv;
 use integration_tests::lease_format::{macs_file, status_file, DomainMacs, Lease};
 use integration_tests::modules;
+use integration_tests::nsenv::Namespace;
 use integration_tests::prerequisites;
+use integration_tests::rerun_in_namespace::IgnoredTest;
 use integration_tests::synthetic::now;
 use integration_tests::temp_dir::TempDir;
 
@@ -37,27 +39,14 @@ fn one_process_sees_every_change_to_the_lease_dir() {
         return;
     }
     let leases = TempDir::new("long-lived");
-    let env = NsEnv::new(leases.path(), &modules::ours(), "libvirt libvirt_guest");
-    let exe = std::env::current_exe().expect("test binary path");
-    let output = env.run_command(
-        &exe,
-        &[
-            "--exact",
-            INNER,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ],
-        &[(INSIDE, "1")],
-        Duration::from_secs(120),
-    );
-    assert!(
-        output.status.success() && output.stdout.contains("1 passed"),
-        "{INNER} failed inside the namespace ({}):\n{}\n{}",
-        output.status,
-        output.stdout,
-        output.stderr
-    );
+    let namespace = Namespace::new()
+        .leases(leases.path())
+        .modules(&modules::ours())
+        .hosts("libvirt libvirt_guest")
+        .dual_net();
+    IgnoredTest::new(INNER, INSIDE, namespace)
+        .limit(Duration::from_secs(120))
+        .run();
 }
 
 /// Addresses for `name` from `getaddrinfo(AF_UNSPEC)`, in glibc's order;

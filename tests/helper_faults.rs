@@ -53,16 +53,15 @@ fn run(files: &[(&str, &[u8])], setup: &str, event: &Event) -> (Run, Snapshot, S
     let script = format!(
         "set -eu\nLEASES=/var/lib/libvirt/dnsmasq\n{setup}\nrc=0\n\"$@\" || rc=$?\necho \"rc=$rc\"\n"
     );
-    let output = std::process::Command::new(leasehelper::ns_script())
-        .arg(sandbox.leases.path())
-        .arg(sandbox.run.path())
-        .args(["--", "bash", "-c", &script, "fault"])
+    let output = sandbox
+        .namespace_command("bash")
+        .args(["-c", &script, "fault"])
         .args(&env)
         .arg(&helper)
         .args(&event.args)
         .stdin(Stdio::null())
         .output()
-        .expect("run leasehelper-ns.sh");
+        .expect("run nsenv.sh");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let code = stdout
         .lines()

@@ -6,7 +6,7 @@ use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use integration_tests::leasehelper::{self, harness_available, wait_bounded, Event, Sandbox};
@@ -31,10 +31,8 @@ fn spawn_after_go(sandbox: &Sandbox, helper: &Path, event: &Event) -> Child {
     }
     inner.push(helper.to_string_lossy().into_owned());
     inner.extend(event.args.iter().map(|a| a.to_string_lossy().into_owned()));
-    Command::new(leasehelper::ns_script())
-        .arg(sandbox.leases.path())
-        .arg(sandbox.run.path())
-        .args(["--", "bash", "-c"])
+    sandbox.namespace_command("bash")
+        .arg("-c")
         .arg("for _ in $(seq 1 3000); do [ -e /run/go ] && exec \"$@\"; sleep 0.01; done; echo 'no go' >&2; exit 99")
         .arg("wait-for-go")
         .args(inner)

@@ -564,13 +564,12 @@ fn full_disk_keeps_the_old_file() {
     let mut results = Vec::new();
     for helper in [&c_helper, &our_helper] {
         let sandbox = Sandbox::new();
-        let mut command = std::process::Command::new(leasehelper::ns_script());
-        command
-            .arg(sandbox.leases.path())
-            .arg(sandbox.run.path())
-            .args(["--", "bash", "-c", script, "full-disk"])
-            .arg(helper);
-        let output = command.output().expect("run");
+        let output = sandbox
+            .namespace_command("bash")
+            .args(["-c", script, "full-disk"])
+            .arg(helper)
+            .output()
+            .expect("run");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(
@@ -816,10 +815,9 @@ fn init_and_rewrite_all(
             echo "$rc" > "$out/$name.del-rc"
         done
     "#;
-    let status = std::process::Command::new(leasehelper::ns_script())
-        .arg(sandbox.leases.path())
-        .arg(sandbox.run.path())
-        .args(["--", "bash", "-c", script, "json-batch"])
+    let status = sandbox
+        .namespace_command("bash")
+        .args(["-c", script, "json-batch"])
         .arg(helper)
         .arg(out_dir.path())
         .args(names)
@@ -956,10 +954,9 @@ fn read_only_lease_dir_fails_cleanly() {
     for helper in [&c_helper, &our_helper] {
         let sandbox = Sandbox::new();
         sandbox.leases.write("virbr0.status", original);
-        let output = std::process::Command::new(leasehelper::ns_script())
-            .arg(sandbox.leases.path())
-            .arg(sandbox.run.path())
-            .args(["--", "bash", "-c", script, "ro"])
+        let output = sandbox
+            .namespace_command("bash")
+            .args(["-c", script, "ro"])
             .arg(helper)
             .output()
             .expect("run");
@@ -1129,10 +1126,9 @@ fn run_sequence(
             "{line} > \"$o/{i}.out\" 2> \"$o/{i}.err\"; echo $? > \"$o/{i}.rc\"; cat virbr0.status > \"$o/{i}.status\" 2>/dev/null\n"
         ));
     }
-    let status = std::process::Command::new(leasehelper::ns_script())
-        .arg(sandbox.leases.path())
-        .arg(sandbox.run.path())
-        .args(["--", "bash", "-c", &script, "sequence"])
+    let status = sandbox
+        .namespace_command("bash")
+        .args(["-c", &script, "sequence"])
         .arg(helper)
         .arg(out_dir.path())
         .status()

@@ -3,7 +3,6 @@
 //! atomic rewrite followed by an fsync of the directory (H5).
 
 use std::path::Path;
-use std::process::Command;
 
 use integration_tests::leasehelper::{self, harness_available, Event, Sandbox};
 use integration_tests::prerequisites::available;
@@ -23,11 +22,9 @@ fn trace(helper: &Path) -> Vec<String> {
     let out_dir = TempDir::new("lh-strace");
     let trace_file = out_dir.path().join("trace");
     let event = Event::v4("virbr0", "add", "52:54:00:00:00:01", "10.0.0.1", "5", None);
-    let mut command = Command::new(leasehelper::ns_script());
+    let mut command = sandbox.namespace_command("strace");
     command
-        .arg(sandbox.leases.path())
-        .arg(sandbox.run.path())
-        .args(["--", "strace", "-qq", "-e"])
+        .args(["-qq", "-e"])
         .arg(format!("trace={TRACED}"))
         .arg("-o")
         .arg(&trace_file)

@@ -4,12 +4,13 @@
 //! command's exit code comes back, and the host is left exactly as it was.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use integration_tests::getent::{scripts_dir, NsEnv};
+use integration_tests::getent::NsEnv;
 use integration_tests::modules::{self, LIBVIRT, LIBVIRT_GUEST};
+use integration_tests::nsenv::{self, Namespace};
 use integration_tests::prerequisites;
 use integration_tests::temp_dir::TempDir;
 
@@ -107,14 +108,43 @@ fn no_lease_dir_and_private_run() {
     if !ready("no_lease_dir_and_private_run") {
         return;
     }
-    let output = Command::new(scripts_dir().join("nsenv.sh"))
-        .args(["--no-lease-dir", "--private-run", "--", "/bin/bash", "-c"])
+    let output = Namespace::new()
+        .lease_dir(None)
+        .private_run()
+        .command("/bin/bash")
+        .arg("-c")
         .arg("test -e /var/lib/libvirt/dnsmasq && echo lease-dir; ls -A /run | grep -v '^mount$'; exit 0")
         .output()
         .expect("run nsenv.sh");
     assert!(output.status.success(), "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stderr), "", "{output:?}");
+}
+
+#[test]
+fn run_dir_is_run_and_the_lease_dir_is_writable() {
+    if !ready("run_dir_is_run_and_the_lease_dir_is_writable") {
+        return;
+    }
+    let (leases, run) = (TempDir::new("nsenv-leases"), TempDir::new("nsenv-run"));
+    run.write("leaseshelper.pid", "");
+    let output = Namespace::new()
+        .leases(leases.path())
+        .run_dir(run.path())
+        .command("/bin/bash")
+        .arg("-c")
+        .arg("ls -A /run | grep -v '^mount$'; echo lock > /run/leaseshelper.pid; echo [] > /var/lib/libvirt/dnsmasq/virbr0.status")
+        .output()
+        .expect("run nsenv.sh");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "leaseshelper.pid\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "{output:?}");
+    let read = |file: PathBuf| fs::read_to_string(file).expect("written inside");
+    assert_eq!(read(run.path().join("leaseshelper.pid")), "lock\n");
+    assert_eq!(read(leases.path().join("virbr0.status")), "[]\n");
 }
 
 #[test]
@@ -127,8 +157,10 @@ fn set_up_errors_are_125() {
         &["--leases", "/nonexistent/dir", "--", "true"],
         &["--leases", "/tmp", "--no-lease-dir", "--", "true"],
         &["--net", "v4", "--", "true"],
+        &["--run", "/nonexistent/dir", "--", "true"],
+        &["--private-run", "--run", "/tmp", "--", "true"],
     ] {
-        let status = Command::new(scripts_dir().join("nsenv.sh"))
+        let status = Command::new(nsenv::script())
             .args(args)
             .output()
             .expect("run nsenv.sh")

@@ -13,10 +13,10 @@
 //! take effect where glibc allows it, so the comparison is meaningful.
 
 use std::path::Path;
-use std::process::Command;
 
 use integration_tests::lease_format::{macs_file, status_file, DomainMacs, Lease};
 use integration_tests::modules;
+use integration_tests::nsenv::Namespace;
 use integration_tests::prerequisites;
 use integration_tests::temp_dir::{set_mode, TempDir};
 
@@ -140,16 +140,13 @@ fn setuid_program_as_nobody_resolves_and_ignores_the_environment() {
     }
     let stage = TempDir::new("suid-stage");
 
-    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
-    let mut command = Command::new("bash");
+    let mut command = Namespace::new()
+        .leases(leases.path())
+        .modules(&modules::ours())
+        .hosts("files libvirt libvirt_guest")
+        .command("bash");
     command
-        .arg(nsenv)
-        .arg("--leases")
-        .arg(leases.path())
-        .arg("--modules")
-        .arg(modules::ours())
-        .args(["--hosts", "files libvirt libvirt_guest", "--"])
-        .args(["bash", "-c", SCRIPT, "setuid-lookup"])
+        .args(["-c", SCRIPT, "setuid-lookup"])
         .arg(stage.path())
         .arg(evil.path());
     for (db, key, _) in QUERIES {

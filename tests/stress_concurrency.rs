@@ -17,9 +17,8 @@
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,8 +26,10 @@ use std::time::{Duration, Instant};
 
 use integration_tests::leasehelper;
 use integration_tests::modules;
+use integration_tests::nsenv::Namespace;
 use integration_tests::nss_module::{hostent_addresses, hostent_name, GaihAddrTuple, NssModule};
 use integration_tests::prerequisites;
+use integration_tests::rerun_in_namespace::IgnoredTest;
 use integration_tests::temp_dir::set_mode;
 
 const INSIDE: &str = "NSS_STRESS_INSIDE_NAMESPACE";
@@ -38,92 +39,6 @@ const READERS: usize = 8;
 /// The whole inner run, writer and readers, must end within this.
 const WATCHDOG: Duration = Duration::from_secs(240);
 const FAR_FUTURE: &str = "4102444800";
-
-/// Starts `inner` inside the namespace (with `wrapper` in front of the test
-/// binary, e.g. valgrind) and returns its stdout; fails the test unless it
-/// passed. Kills the whole process group after `limit`.
-fn run_inside(
-    test_binary: &Path,
-    inner: &str,
-    wrapper: &[&str],
-    envs: &[(&str, &str)],
-    limit: Duration,
-) -> Option<String> {
-    if !prerequisites::satisfied(inner, &prerequisites::getent_harness()) {
-        return None;
-    }
-    let leases = ScratchDir::new("stress-leases");
-    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
-    let mut command = Command::new("bash");
-    command
-        .arg(nsenv)
-        .arg("--leases")
-        .arg(&leases.0)
-        .arg("--modules")
-        .arg(modules::ours())
-        .arg("--private-run")
-        .arg("--")
-        .args(wrapper)
-        .arg(test_binary)
-        .args([
-            "--exact",
-            inner,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INSIDE, "1")
-        .env(HELPER_ENV, leasehelper::ours())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    for (k, v) in envs {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("run nsenv.sh");
-    let pid = child.id() as i32;
-    // Drain the pipes on threads so that a chatty child cannot block.
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out_pipe, &mut s).ok();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut err_pipe, &mut s).ok();
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            // SAFETY: signalling our own child's process group.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    match status {
-        None => panic!(
-            "{inner}: still running after {} s: deadlock or livelock\n{stdout}\n{stderr}",
-            limit.as_secs()
-        ),
-        Some(status) => assert!(
-            status.success() && stdout.contains("1 passed"),
-            "{inner} failed inside the namespace ({status}):\n{stdout}\n{stderr}"
-        ),
-    }
-    drop(leases);
-    Some(stdout + &stderr)
-}
 
 /// The lease dir on tmpfs when there is one: the helper fsyncs every write,
 /// and thousands of fsyncs on a disk would measure the disk, not us.
@@ -156,13 +71,24 @@ impl Drop for ScratchDir {
     }
 }
 
+/// Runs `inner` inside the namespace, with the helper's lock on a private
+/// `/run`; fails unless it passed in time. Prints its `stress:` lines.
 fn run_here(inner: &str) {
-    let me = std::env::current_exe().expect("test binary path");
-    if let Some(output) = run_inside(&me, inner, &[], &[], WATCHDOG + Duration::from_secs(30)) {
-        for line in output.lines() {
-            if let Some(at) = line.find("stress:") {
-                eprintln!("{}", &line[at..]);
-            }
+    if !prerequisites::satisfied(inner, &prerequisites::getent_harness()) {
+        return;
+    }
+    let leases = ScratchDir::new("stress-leases");
+    let namespace = Namespace::new()
+        .leases(&leases.0)
+        .modules(&modules::ours())
+        .private_run();
+    let ran = IgnoredTest::new(inner, INSIDE, namespace)
+        .env(HELPER_ENV, leasehelper::ours())
+        .limit(WATCHDOG + Duration::from_secs(30))
+        .run();
+    for line in ran.stdout.lines().chain(ran.stderr.lines()) {
+        if let Some(at) = line.find("stress:") {
+            eprintln!("{}", &line[at..]);
         }
     }
 }

@@ -8,13 +8,15 @@
 //! The inner tests live in the other test binaries, which this test has
 //! cargo (re)build and locate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use integration_tests::leasehelper;
 use integration_tests::modules;
+use integration_tests::nsenv::Namespace;
 use integration_tests::prerequisites;
+use integration_tests::rerun_in_namespace::IgnoredTest;
 use integration_tests::temp_dir::TempDir;
 
 const VALGRIND_ARGS: &[&str] = &[
@@ -51,14 +53,16 @@ fn sibling_test_binary(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("cargo did not build test binary {name}:\n{stdout}"))
 }
 
-enum Leases<'a> {
-    Dir(&'a Path),
-    None,
-}
-
-/// Runs `inner` of `binary` under valgrind in a namespace and prints the
-/// valgrind summary lines on stderr. Fails on any error or definite leak.
-fn memcheck(binary: &str, inner: &str, leases: Leases, envs: &[(&str, String)], private_run: bool) {
+/// Runs `inner` of `binary` (with `marker` and `envs` set) under valgrind in
+/// `namespace` and prints the valgrind summary lines on stderr. Fails on any
+/// error or definite leak.
+fn memcheck(
+    binary: &str,
+    inner: &str,
+    marker: &str,
+    namespace: Namespace,
+    envs: &[(&str, String)],
+) {
     let mut missing = prerequisites::getent_harness();
     if prerequisites::find_on_path("valgrind").is_none() {
         missing.push(
@@ -68,38 +72,17 @@ fn memcheck(binary: &str, inner: &str, leases: Leases, envs: &[(&str, String)], 
     if !prerequisites::satisfied(inner, &missing) {
         return;
     }
-    let nsenv = modules::workspace_root().join("tests/scripts/nsenv.sh");
-    let mut command = Command::new("bash");
-    command.arg(nsenv);
-    match leases {
-        Leases::Dir(dir) => command.arg("--leases").arg(dir),
-        Leases::None => command.arg("--no-lease-dir"),
-    };
-    if private_run {
-        command.arg("--private-run");
-    }
-    command
-        .arg("--modules")
-        .arg(modules::ours())
-        .arg("--")
-        .arg("valgrind")
-        .args(VALGRIND_ARGS)
-        .arg(sibling_test_binary(binary))
-        .args([
-            "--exact",
-            inner,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .stdin(Stdio::null());
+    let mut valgrind = vec!["valgrind"];
+    valgrind.extend(VALGRIND_ARGS);
+    let mut test = IgnoredTest::new(inner, marker, namespace.modules(&modules::ours()))
+        .in_binary(&sibling_test_binary(binary))
+        .wrapped_in(&valgrind);
     for (k, v) in envs {
-        command.env(k, v);
+        test = test.env(k, v);
     }
     let started = Instant::now();
-    let output = command.output().expect("run nsenv.sh + valgrind");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let ran = test.output();
+    let (stdout, stderr) = (&ran.stdout, &ran.stderr);
     let summary: Vec<&str> = stderr
         .lines()
         .filter(|l| {
@@ -114,9 +97,9 @@ fn memcheck(binary: &str, inner: &str, leases: Leases, envs: &[(&str, String)], 
         summary.join(" | ")
     );
     assert!(
-        output.status.success() && stdout.contains("1 passed"),
+        ran.passed(),
         "{inner} under valgrind failed ({}; 99 = valgrind found errors):\n{stdout}\n{stderr}",
-        output.status
+        ran.status
     );
     assert!(
         summary
@@ -132,14 +115,16 @@ fn memcheck(binary: &str, inner: &str, leases: Leases, envs: &[(&str, String)], 
     );
 }
 
+const FFI_INSIDE: &str = "NSS_FFI_INSIDE_NAMESPACE";
+
 fn ffi(inner: &str) {
     let dir = TempDir::from_fixture("libvirt-upstream-nssdata");
     memcheck(
         "ffi_dlopen",
         inner,
-        Leases::Dir(dir.path()),
-        &[("NSS_FFI_INSIDE_NAMESPACE", "1".to_owned())],
-        false,
+        FFI_INSIDE,
+        Namespace::new().leases(dir.path()),
+        &[],
     );
 }
 
@@ -163,9 +148,9 @@ fn ffi_missing_lease_dir_is_memcheck_clean() {
     memcheck(
         "ffi_dlopen",
         "inner_missing_lease_dir_is_unavailable",
-        Leases::None,
-        &[("NSS_FFI_INSIDE_NAMESPACE", "1".to_owned())],
-        false,
+        FFI_INSIDE,
+        Namespace::new().lease_dir(None),
+        &[],
     );
 }
 
@@ -174,16 +159,15 @@ fn stress(inner: &str) {
     memcheck(
         "stress_concurrency",
         inner,
-        Leases::Dir(dir.path()),
+        "NSS_STRESS_INSIDE_NAMESPACE",
+        Namespace::new().leases(dir.path()).private_run(),
         &[
-            ("NSS_STRESS_INSIDE_NAMESPACE", "1".to_owned()),
             ("NSS_STRESS_ITERATIONS", "150".to_owned()),
             (
                 "NSS_STRESS_HELPER",
                 leasehelper::ours().to_string_lossy().into_owned(),
             ),
         ],
-        true,
     );
 }
 

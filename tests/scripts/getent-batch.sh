@@ -5,7 +5,7 @@
 # process each (glibc keeps a loaded NSS module for the life of a process),
 # each under `timeout LIMIT_SECONDS`. For the Nth line (from 0) it writes
 # OUTDIR/N.out, N.err, N.rc (124 = timed out, >128 = killed by a signal) and
-# N.ns (wall-clock nanoseconds). Meant to run inside nsenv.sh.
+# N.ns (wall-clock nanoseconds). Meant to run inside scripts/nsenv.sh.
 set -u
 queries=$1 out=$2 limit=$3
 n=0

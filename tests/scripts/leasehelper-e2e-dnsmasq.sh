@@ -11,13 +11,13 @@
 #       ports vnet0..2; dnsmasq started the way libvirt starts it
 #       (--conf-file, --leasefile-ro, --dhcp-script=HELPER, env
 #       VIR_BRIDGE_NAME=virbr0) in a private mount namespace
-#       (leasehelper-ns.sh) where /var/lib/libvirt/dnsmasq is the test's
+#       (scripts/nsenv.sh --run) where /var/lib/libvirt/dnsmasq is the test's
 #       lease dir and /run the test's run dir.
 #   netns lh-cN-PID: eth0 <-> vnetN, N = 0 (vm-alpha, also DHCPv6 with
 #       dhclient -6), 1 (VM-Beta), 2 (a late client).
 # Checks: init creates the status file; DHCPv4/v6 leases land in it; getent
 # through the modules under test (libvirt, and libvirt_guest with a .macs
-# file in libvirt's format) in a private mount namespace (nsenv.sh);
+# file in libvirt's format) in a private mount namespace (scripts/nsenv.sh);
 # DHCPRELEASE removes the lease and the name; after a dnsmasq restart the
 # leases are known again through `init` (a new client asking for a leased
 # address gets another one).
@@ -25,6 +25,7 @@
 # Every wait is bounded; cleanup kills only the process groups started here.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NSENV=$(cd "$HERE/../../scripts" && pwd)/nsenv.sh
 LH=""; MODS=""; DNSMASQ=/usr/sbin/dnsmasq; V6=1; T=20
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -151,7 +152,7 @@ EOF
 start_dnsmasq() {
     rm -f "$W/run/default.pid"
     start_bg "dnsmasq-$1" ip netns exec "$NS_S" env VIR_BRIDGE_NAME=virbr0 TMPDIR="$W" \
-        "$HERE/leasehelper-ns.sh" "$W/leases" "$W/run" -- \
+        "$NSENV" --leases "$W/leases" --run "$W/run" -- \
         "$DNSMASQ" --keep-in-foreground --conf-file="$W/default.conf" --leasefile-ro --dhcp-script="$LH"
     DNSMASQ_PG=$LAST_PG
     wait_for "dnsmasq pid file" test -s "$W/run/default.pid" || { cat "$W/dnsmasq-$1.out"; exit 1; }
@@ -239,7 +240,7 @@ fi
 
 # ------------------------------------------------------------ NSS lookups --
 nss() { # nss HOSTS-LINE CMD...: through the modules under test, private mount + net ns
-    "$HERE/nsenv.sh" --net dual --leases "$W/leases" --modules "$MODS" --hosts "$1" -- "${@:2}"
+    "$NSENV" --net dual --leases "$W/leases" --modules "$MODS" --hosts "$1" -- "${@:2}"
 }
 expect() { # expect DESC REGEX CMD...
     local desc=$1 re=$2; shift 2
@@ -316,7 +317,7 @@ else
     bad "restart: VM-Beta's lease lost:"; cat "$W/leases/virbr0.status"
 fi
 # what dnsmasq read back at start-up: the helper's init output
-init_out=$("$HERE/leasehelper-ns.sh" "$W/leases" "$W/run" -- env -i VIR_BRIDGE_NAME=virbr0 "$LH" init 2>&1) || true
+init_out=$("$NSENV" --leases "$W/leases" --run "$W/run" -- env -i VIR_BRIDGE_NAME=virbr0 "$LH" init 2>&1) || true
 grep -q " ${MACS[1]} $V4B VM-Beta " <<<"$init_out" && ok "init lists VM-Beta's lease: $(grep -F "$V4B" <<<"$init_out")" \
     || bad "init output lacks VM-Beta: $init_out"
 # a new client asking for VM-Beta's address must get another one: dnsmasq

@@ -4,7 +4,7 @@
 # Rebuilds the scenario lease dirs under tests/fixtures/ (all but the verbatim
 # libvirt-upstream-nssdata). Every *.status file is written by a real lease
 # helper (default: Debian's /usr/lib/libvirt/libvirt_leaseshelper), run with
-# the argv/env dnsmasq's --dhcp-script passes, inside nsenv.sh --private-run so
+# the argv/env dnsmasq's --dhcp-script passes, inside scripts/nsenv.sh --private-run so
 # its /run lock stays private. *.macs files are written here in libvirtd's
 # virMacMap format (yajl beautify, domains in strcmp order).
 #
@@ -37,7 +37,7 @@ SERVER_DUID=00:01:00:01:2c:6e:4a:1e:52:54:00:ca:02:01
 run_events() { # run_events DIR < events
     local events
     events=$(cat)
-    "$HERE/nsenv.sh" --private-run --leases "$1" -- bash -c '
+    "$HERE/../../scripts/nsenv.sh" --private-run --leases "$1" -- bash -c '
         helper=$1; shift
         while IFS= read -r line; do
             case "$line" in ""|"#"*) continue ;; esac

@@ -13,6 +13,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::nsenv::Namespace;
 use crate::temp_dir::TempDir;
 
 /// Per-lookup limit; a lookup that reaches it has hung.
@@ -185,10 +186,8 @@ impl NsEnv {
         let results = scratch.path().join("results");
         fs::create_dir(&results).expect("mkdir results");
 
-        let mut command = self.nsenv_command();
+        let mut command = self.command(&scripts_dir().join("getent-batch.sh"));
         command
-            .arg("--")
-            .arg(scripts_dir().join("getent-batch.sh"))
             .arg(&queries_file)
             .arg(&results)
             .arg(LOOKUP_TIMEOUT.as_secs().to_string())
@@ -255,10 +254,8 @@ impl NsEnv {
     ) -> CommandOutput {
         let scratch = TempDir::new("nsenv-command");
         let (stdout, stderr) = (scratch.path().join("stdout"), scratch.path().join("stderr"));
-        let mut command = self.nsenv_command();
+        let mut command = self.command(program);
         command
-            .arg("--")
-            .arg(program)
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -274,18 +271,16 @@ impl NsEnv {
         }
     }
 
-    /// `nsenv.sh` with this configuration's options, up to (not including) `--`.
-    fn nsenv_command(&self) -> Command {
-        let mut command = Command::new(scripts_dir().join("nsenv.sh"));
-        match &self.leases {
-            Some(dir) => command.arg("--leases").arg(dir),
-            None => command.arg("--no-lease-dir"),
-        };
+    /// `nsenv.sh` with this configuration's options, running `program`.
+    fn command(&self, program: &Path) -> Command {
+        let mut namespace = Namespace::new()
+            .lease_dir(self.leases.as_deref())
+            .hosts(&self.hosts)
+            .dual_net();
         if let Modules::Dir(dir) = &self.modules {
-            command.arg("--modules").arg(dir);
+            namespace = namespace.modules(dir);
         }
-        command.args(["--hosts", &self.hosts, "--net", "dual"]);
-        command
+        namespace.command(program)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Running lease helpers (ours and libvirt's C one) the way dnsmasq runs
-//! them, each inside a private mount namespace (`scripts/leasehelper-ns.sh`)
-//! where the test's lease dir is `/var/lib/libvirt/dnsmasq` and the test's
-//! run dir is `/run` (so `/run/leaseshelper.pid` is the test's own lock).
+//! them, each inside a private mount namespace (`scripts/nsenv.sh`) where the
+//! test's lease dir is `/var/lib/libvirt/dnsmasq` and the test's run dir is
+//! `/run` (so `/run/leaseshelper.pid` is the test's own lock).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use crate::modules::workspace_root;
+use crate::nsenv::Namespace;
 use crate::prerequisites::{find_on_path, satisfied};
 use crate::temp_dir::TempDir;
 
@@ -24,11 +25,7 @@ const C_HELPER_CANDIDATES: &[&str] = &[
 ];
 
 /// Commands the namespace script needs.
-const NS_COMMANDS: &[&str] = &["bash", "unshare", "mount", "env"];
-
-pub fn ns_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/leasehelper-ns.sh")
-}
+const NS_COMMANDS: &[&str] = &["bash", "unshare", "mount", "awk", "env"];
 
 /// Our helper, `<workspace>/target/release/libvirt_leaseshelper`, (re)built
 /// once per test process so that a test never runs a stale binary.
@@ -221,13 +218,11 @@ impl Sandbox {
     /// Like [`Sandbox::command`] but with another `/run` (to share a lock
     /// between sandboxes, or to make it unwritable).
     pub fn command_with_run_dir(&self, helper: &Path, event: &Event, run_dir: &Path) -> Command {
-        let mut command = Command::new(ns_script());
-        command
-            .arg(self.leases.path())
-            .arg(run_dir)
-            .arg("--")
-            .arg("env")
-            .arg("-i");
+        let mut command = Namespace::new()
+            .leases(self.leases.path())
+            .run_dir(run_dir)
+            .command("env");
+        command.arg("-i");
         for (key, value) in &event.env {
             let mut pair = OsString::from(key);
             pair.push("=");
@@ -238,12 +233,21 @@ impl Sandbox {
         command
     }
 
+    /// `program` in this sandbox's namespace (its arguments, environment
+    /// and stdio are the caller's).
+    pub fn namespace_command(&self, program: impl AsRef<OsStr>) -> Command {
+        Namespace::new()
+            .leases(self.leases.path())
+            .run_dir(self.run.path())
+            .command(program)
+    }
+
     pub fn run(&self, helper: &Path, event: &Event) -> Outcome {
         let output = self
             .command(helper, event)
             .stdin(Stdio::null())
             .output()
-            .expect("spawn leasehelper-ns.sh");
+            .expect("spawn nsenv.sh");
         outcome(helper, output)
     }
 

@@ -18,6 +18,8 @@
 #   --hosts LINE      the "hosts:" line of nsswitch.conf.
 #                     Default: "files libvirt libvirt_guest".
 #   --private-run     an empty tmpfs on /run (private /run/leaseshelper.pid lock)
+#   --run DIR         DIR is /run (bind mount): namespaces given the same DIR
+#                     share the /run/leaseshelper.pid lock
 #   --net dual        a fresh network namespace with lo and a veth carrying
 #                     192.168.123.1/24 and fd00:123::1/64, so that getaddrinfo's
 #                     AI_ADDRCONFIG and RFC 6724 sorting are deterministic
@@ -61,15 +63,17 @@ system_module_dir() {
 inside() {
     local stage=$_NSENV_STAGE lease_mode=$_NSENV_LEASE_MODE leases=$_NSENV_LEASES
     local modules=$_NSENV_MODULES hosts=$_NSENV_HOSTS net=$_NSENV_NET
-    local private_run=$_NSENV_PRIVATE_RUN
+    local run_mode=$_NSENV_RUN_MODE run_dir=$_NSENV_RUN_DIR
     unset _NSENV_INSIDE _NSENV_STAGE _NSENV_LEASE_MODE _NSENV_LEASES _NSENV_MODULES \
-        _NSENV_HOSTS _NSENV_NET _NSENV_PRIVATE_RUN
+        _NSENV_HOSTS _NSENV_NET _NSENV_RUN_MODE _NSENV_RUN_DIR
 
     # Scratch space only this namespace sees: the host keeps an empty dir.
     mount -t tmpfs -o mode=0755,size=16m nsenv "$stage"
 
-    if [ "$private_run" = 1 ]; then
+    if [ "$run_mode" = private ]; then
         mount -t tmpfs -o mode=0755,size=16m nsenv-run /run
+    elif [ "$run_mode" = dir ]; then
+        mount --bind "$run_dir" /run
     elif [ -d /run/nscd ]; then
         mount -t tmpfs -o mode=0755,size=1m nsenv-nscd /run/nscd
     fi
@@ -165,14 +169,17 @@ fi
 
 # ----------------------------------------------------------- outside the ns --
 LEASE_MODE=dir; LEASES=""; MODULES=""; HOSTS="files libvirt libvirt_guest"
-NET=host; PRIVATE_RUN=0
+NET=host; RUN_MODE=host; RUN_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --leases) [ $# -ge 2 ] || usage 125; LEASES=$2; shift 2 ;;
     --no-lease-dir) LEASE_MODE=none; shift ;;
     --modules) [ $# -ge 2 ] || usage 125; MODULES=$2; shift 2 ;;
     --hosts) [ $# -ge 2 ] || usage 125; HOSTS=$2; shift 2 ;;
-    --private-run) PRIVATE_RUN=1; shift ;;
+    --private-run) [ "$RUN_MODE" = host ] || die "--private-run and --run exclude each other"
+        RUN_MODE=private; shift ;;
+    --run) [ $# -ge 2 ] || usage 125; [ "$RUN_MODE" = host ] || die "--private-run and --run exclude each other"
+        RUN_MODE=dir; RUN_DIR=$2; shift 2 ;;
     --net) [ $# -ge 2 ] || usage 125; NET=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     --) shift; break ;;
@@ -193,15 +200,23 @@ if [ -n "$MODULES" ]; then
     [ -d "$MODULES" ] || die "module dir '$MODULES' is not a directory"
     MODULES=$(readlink -f "$MODULES")
 fi
+if [ "$RUN_MODE" = dir ]; then
+    [ -d "$RUN_DIR" ] || die "run dir '$RUN_DIR' is not a directory"
+    RUN_DIR=$(readlink -f "$RUN_DIR")
+fi
 
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/nsenv.XXXXXX")
 trap 'rmdir "$STAGE" 2>/dev/null || true' EXIT
+# Killed by a signal, still remove STAGE (once the command has ended).
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 unshare_args=(--mount --propagation private)
 [ "$NET" = dual ] && unshare_args+=(--net)
 
 rc=0
 _NSENV_INSIDE=1 _NSENV_STAGE=$STAGE _NSENV_LEASE_MODE=$LEASE_MODE _NSENV_LEASES=$LEASES \
-_NSENV_MODULES=$MODULES _NSENV_HOSTS=$HOSTS _NSENV_NET=$NET _NSENV_PRIVATE_RUN=$PRIVATE_RUN \
+_NSENV_MODULES=$MODULES _NSENV_HOSTS=$HOSTS _NSENV_NET=$NET _NSENV_RUN_MODE=$RUN_MODE \
+_NSENV_RUN_DIR=$RUN_DIR \
     unshare "${unshare_args[@]}" -- "$SELF" "$@" || rc=$?
 exit "$rc"
