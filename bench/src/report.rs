@@ -433,7 +433,7 @@ fn getent_table(w: &mut String, r: &Records) {
         w,
         "## Whole process: `getent hosts NAME` (ms per process)\n\n\
          fork+exec+wait of `getent hosts NAME` with `hosts: files <service>` in a private \
-         namespace (`tests/scripts/nsenv.sh`; ours bound over the system module path), 1 and 4 \
+         namespace (`scripts/nsenv.sh`; ours bound over the system module path), 1 and 4 \
          networks, v4; median of all runs, rounds alternating ours and C. `getent hosts` makes two module \
          lookups (AF_INET6, then AF_INET). Wall = fork to reaped; CPU = the child's user + system \
          time (`getrusage(RUSAGE_CHILDREN)`), which other jobs on the machine disturb less.\n\n\
