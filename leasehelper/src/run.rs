@@ -5,6 +5,10 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+// libvirt's `VIR_NETWORK_DHCP_LEASE_FILE_SIZE_MAX` (32 MiB), the cap the NSS
+// modules apply too.
+use common::lease_dir::MAX_FILE_BYTES;
+
 use crate::atomic_write;
 use crate::cli::{Action, Event};
 use crate::config;
@@ -82,7 +86,7 @@ pub fn process_event(
 /// `stderr` and treated as empty; the status file is then re-created empty,
 /// as the touch had left it.
 fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, HelperError> {
-    let contents = match status_file::read_limited(path, config::MAX_STATUS_FILE_BYTES) {
+    let contents = match status_file::read_limited(path, MAX_FILE_BYTES) {
         Ok(contents) => contents,
         Err(ReadError::Io(e)) => return Err(HelperError::io("Failed to read file", path, &e)),
         Err(ReadError::NotRegular(e)) => {
@@ -327,12 +331,12 @@ mod tests {
     fn oversized_file_is_refused_and_kept() {
         let run = Run::new("big");
         let file = fs::File::create(run.status()).unwrap();
-        file.set_len(config::MAX_STATUS_FILE_BYTES + 1).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
         let (r, _, _) = run.go(&v4(Action::Add, "m", "10.0.0.1", None, "5"));
         assert!(r.is_err());
         assert_eq!(
             fs::metadata(run.status()).unwrap().len(),
-            config::MAX_STATUS_FILE_BYTES + 1
+            MAX_FILE_BYTES + 1
         );
     }
 
