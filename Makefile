@@ -70,7 +70,7 @@ deb: build
 # Stable-toolchain fuzzing (fuzz/src/main.rs); `make test` runs a short smoke of it.
 FUZZ_SECONDS ?= 60
 fuzz:
-	$(CARGO) build --release -p libvirt-nss-fuzz
+	$(CARGO) build --release -p fuzz
 	for t in $$($(RELEASE)/fuzz --list); do $(RELEASE)/fuzz $$t --seconds $(FUZZ_SECONDS) || exit 1; done
 
 install: build

@@ -57,7 +57,7 @@ rm -f "$OUT"/libnss-libvirt-rs_*.deb "$OUT"/libvirt-leaseshelper-rs_*.deb "$OUT"
 echo "== cargo deb"
 cargo deb --no-build -q -p nss-libvirt --multiarch=same -o "$OUT"
 cargo deb --no-build -q -p leasehelper -o "$OUT"
-cargo deb --no-build -q -p libvirt-nss-cli -o "$OUT"
+cargo deb --no-build -q -p cli -o "$OUT"
 cargo deb --no-build -q -p ssh-proxy -o "$OUT"
 
 deb_of() {

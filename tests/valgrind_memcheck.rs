@@ -34,7 +34,7 @@ const VALGRIND_ARGS: &[&str] = &[
 fn sibling_test_binary(name: &str) -> PathBuf {
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let output = Command::new(cargo)
-        .args(["test", "--release", "-p", "integration-tests", "--no-run"])
+        .args(["test", "--release", "-p", "tests", "--no-run"])
         .args(["--message-format=json", "--test", name])
         .current_dir(modules::workspace_root())
         .stderr(Stdio::null())
@@ -185,14 +185,7 @@ fn fork_during_lookups_is_memcheck_clean() {
 fn fuzz_driver() -> PathBuf {
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "libvirt-nss-fuzz",
-            "--bin",
-            "fuzz",
-        ])
+        .args(["build", "--release", "-p", "fuzz", "--bin", "fuzz"])
         .current_dir(modules::workspace_root())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

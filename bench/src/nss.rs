@@ -1,43 +1,16 @@
-//! A hosts NSS module loaded with `dlopen`, called the way glibc calls it.
-//! This file holds all of the crate's `unsafe`.
+//! A hosts NSS module loaded with `dlopen` (`nss-loader`), called the way
+//! glibc calls it, and the process's clocks and memory figures. This file
+//! holds all of `nss-bench`'s `unsafe`.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
+use std::path::Path;
 use std::ptr;
 
-use libc::{c_char, c_int, c_void, hostent, size_t, AF_INET};
+use libc::{c_char, c_int, hostent, AF_INET};
+use nss_loader::{GaihAddrTuple, Gethostbyname2R, Gethostbyname4R, Library};
 
 /// `enum nss_status` values from `<nss.h>`.
 pub const NSS_STATUS_SUCCESS: c_int = 1;
-
-/// glibc's `struct gaih_addrtuple` (`<nss.h>`).
-#[repr(C)]
-struct GaihAddrTuple {
-    next: *mut GaihAddrTuple,
-    name: *mut c_char,
-    family: c_int,
-    addr: [u32; 4],
-    scopeid: u32,
-}
-
-type Gbn4 = unsafe extern "C" fn(
-    *const c_char,
-    *mut *mut GaihAddrTuple,
-    *mut c_char,
-    size_t,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-) -> c_int;
-
-type Gbn2 = unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut hostent,
-    *mut c_char,
-    size_t,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
 
 /// The entry points the benchmark calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,35 +37,18 @@ const BUFLEN: usize = 64 * 1024;
 /// One loaded module. It is never unloaded (glibc never unloads NSS modules
 /// either).
 pub struct Module {
-    gbn4: Gbn4,
-    gbn2: Gbn2,
+    gbn4: Gethostbyname4R,
+    gbn2: Gethostbyname2R,
     buffer: Vec<u8>,
 }
 
 impl Module {
     /// `dlopen`s `path` and resolves `_nss_<service>_gethostbyname{4,2}_r`.
     pub fn load(path: &str, service: &str) -> Result<Module, String> {
-        let cpath = CString::new(path).map_err(|e| e.to_string())?;
-        // SAFETY: cpath is a valid NUL-terminated string. Loading runs the
-        // library's initialisers, which is the point of the exercise.
-        let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        if handle.is_null() {
-            return Err(format!("dlopen {path}: {}", dlerror()));
-        }
-        let gbn4 = symbol(handle, &format!("_nss_{service}_gethostbyname4_r"))?;
-        let gbn2 = symbol(handle, &format!("_nss_{service}_gethostbyname2_r"))?;
-        // SAFETY: both symbols are the NSS entry points whose C prototypes
-        // (glibc's nss_module.h) Gbn4 and Gbn2 transcribe; a data pointer and
-        // a function pointer have the same size and representation on Linux.
-        let (gbn4, gbn2) = unsafe {
-            (
-                std::mem::transmute::<*mut c_void, Gbn4>(gbn4),
-                std::mem::transmute::<*mut c_void, Gbn2>(gbn2),
-            )
-        };
+        let library = Library::open(Path::new(path))?;
         Ok(Module {
-            gbn4,
-            gbn2,
+            gbn4: library.entry_point(service)?,
+            gbn2: library.entry_point(service)?,
             buffer: vec![0; BUFLEN],
         })
     }
@@ -137,30 +93,6 @@ impl Module {
                     )
                 }
             }
-        }
-    }
-}
-
-fn symbol(handle: *mut c_void, name: &str) -> Result<*mut c_void, String> {
-    let cname = CString::new(name).map_err(|e| e.to_string())?;
-    // SAFETY: handle came from a successful dlopen; cname is NUL-terminated.
-    let sym = unsafe { libc::dlsym(handle, cname.as_ptr()) };
-    if sym.is_null() {
-        Err(format!("dlsym {name}: {}", dlerror()))
-    } else {
-        Ok(sym)
-    }
-}
-
-fn dlerror() -> String {
-    // SAFETY: dlerror returns NULL or a NUL-terminated string owned by libdl,
-    // valid until the next dl* call; we copy it at once.
-    unsafe {
-        let msg = libc::dlerror();
-        if msg.is_null() {
-            "unknown error".to_owned()
-        } else {
-            CStr::from_ptr(msg).to_string_lossy().into_owned()
         }
     }
 }

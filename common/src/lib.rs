@@ -9,7 +9,8 @@
 //!   (the compiler holds the rest of the crate to that).
 //!
 //! Nothing here knows where the lease directory is: it is a parameter
-//! everywhere, bound to [`LEASE_DIR`] only by the two cdylibs.
+//! everywhere, bound to [`LEASE_DIR`] only by the two cdylibs (and by the
+//! lease helper, which writes there).
 //!
 //! Decision IDs in comments (N1, N17, ...) are entries of `DECISIONS.md` at
 //! the root of the repository.
@@ -44,7 +45,9 @@ impl From<std::collections::TryReserveError> for OutOfMemory {
     }
 }
 
-/// Where libvirt's dnsmasq state lives. Packagers may change it at build time
+/// Where libvirt's dnsmasq state lives (libvirt's `LOCALSTATEDIR
+/// "/lib/libvirt/dnsmasq"`), for the modules and the lease helper alike.
+/// Packagers may change it at build time
 /// (`LIBVIRT_NSS_LEASE_DIR=/path cargo build`); nothing can at run time, since
 /// the modules run inside setuid programs (DECISIONS.md N1).
 pub const LEASE_DIR: &str = match option_env!("LIBVIRT_NSS_LEASE_DIR") {

@@ -15,8 +15,8 @@ pub mod targets;
 
 /// The helper's parts the `helper_merge` target drives.
 pub(crate) mod helper {
-    pub use leasehelper::cli::{parse_invocation, Action, Invocation};
     pub use leasehelper::init_output::render_init_output;
-    pub use leasehelper::json::{parse, to_pretty_bytes, ParseError, Value};
+    pub use leasehelper::invocation::{parse_invocation, Action, Invocation};
     pub use leasehelper::leases::{merge_existing, new_lease};
+    pub use leasehelper::yajl_json::{parse, to_pretty_bytes, ParseError, Value};
 }

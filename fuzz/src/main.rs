@@ -186,7 +186,7 @@ fn watch(target: Target, seconds: f64, seed: u64, corpus: Vec<Vec<u8>>) -> ExitC
         let input = &shared.input[..len];
         let saved = save_artifact(target, input);
         eprintln!(
-            "fuzz: {}: CRASH ({why}) on a {len}-byte input, saved as {}\n  reproduce: cargo run --release -p libvirt-nss-fuzz -- {} --replay {}",
+            "fuzz: {}: CRASH ({why}) on a {len}-byte input, saved as {}\n  reproduce: cargo run --release -p fuzz -- {} --replay {}",
             target.name(),
             saved.display(),
             target.name(),

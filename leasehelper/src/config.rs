@@ -6,11 +6,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-/// libvirt's `LOCALSTATEDIR "/lib/libvirt/dnsmasq"`.
-pub const LEASE_DIR: &str = match option_env!("LIBVIRT_NSS_LEASE_DIR") {
-    Some(dir) => dir,
-    None => "/var/lib/libvirt/dnsmasq",
-};
+// The lease dir is the NSS modules' own (libvirt's `LOCALSTATEDIR
+// "/lib/libvirt/dnsmasq"`, `LIBVIRT_NSS_LEASE_DIR` at build time).
+use common::LEASE_DIR;
 
 /// libvirt's `RUNSTATEDIR "/leaseshelper.pid"`: the global lock shared with
 /// the C helper.
@@ -18,9 +16,6 @@ pub const LOCK_PATH: &str = match option_env!("LIBVIRT_LEASESHELPER_LOCK") {
     Some(path) => path,
     None => "/run/leaseshelper.pid",
 };
-
-/// libvirt's `VIR_NETWORK_DHCP_LEASE_FILE_SIZE_MAX` (32 MiB).
-pub const MAX_STATUS_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// `<LEASE_DIR>/<interface>.status`, like C: no sanitising of the name.
 pub fn status_file_path(interface: &[u8]) -> PathBuf {

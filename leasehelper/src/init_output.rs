@@ -2,8 +2,8 @@
 //! in dnsmasq's lease-file format, which dnsmasq reads from our stdout when
 //! it runs with `--leasefile-ro`.
 
-use crate::json::Value;
 use crate::leases::{expiry_of, is_ipv6};
+use crate::yajl_json::Value;
 
 /// IPv4 leases first (`EXPIRY MAC IP HOST|* CLIENTID|*`), then, only if a
 /// server DUID is known, `duid DUID` and the IPv6 leases
@@ -50,7 +50,7 @@ fn render_line(out: &mut Vec<u8>, lease: &Value, second_field: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::parse;
+    use crate::yajl_json::parse;
 
     fn leases(text: &str) -> Vec<Value> {
         match parse(text.as_bytes()).unwrap() {

@@ -4,9 +4,9 @@
 
 use std::fmt;
 
-use crate::cli::Event;
 use crate::expiry;
-use crate::json::Value;
+use crate::invocation::Event;
+use crate::yajl_json::Value;
 
 /// Why the existing document cannot be used (the C helper fails the same
 /// way; the file is left untouched).
@@ -152,8 +152,8 @@ pub fn new_lease(event: &Event) -> Result<Option<Value>, Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Action;
-    use crate::json::{parse, to_pretty_bytes};
+    use crate::invocation::Action;
+    use crate::yajl_json::{parse, to_pretty_bytes};
 
     fn doc(text: &str) -> Option<Value> {
         Some(parse(text.as_bytes()).expect("valid test JSON"))

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::status_file::{explain_refusal, not_regular};
+use crate::regular_file::{explain_refusal, not_regular};
 use crate::sys::lock_first_byte_blocking;
 
 /// A held lock. Dropping it releases it the way libvirt does: `unlink(path)`

@@ -9,25 +9,25 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
-use leasehelper::cli::{self, Invocation};
+use leasehelper::invocation::{self, Invocation};
 use leasehelper::run;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    match cli::parse_invocation(&args, |name| std::env::var_os(name)) {
+    match invocation::parse_invocation(&args, |name| std::env::var_os(name)) {
         Invocation::Help { argv0 } => print(
             &mut std::io::stdout(),
-            &cli::usage_text(&argv0),
+            &invocation::usage_text(&argv0),
             ExitCode::SUCCESS,
         ),
         Invocation::Version { argv0 } => print(
             &mut std::io::stdout(),
-            &cli::version_text(&argv0),
+            &invocation::version_text(&argv0),
             ExitCode::SUCCESS,
         ),
         Invocation::WrongArgumentCount { argv0 } => print(
             &mut std::io::stderr(),
-            &cli::wrong_count_text(&argv0),
+            &invocation::wrong_count_text(&argv0),
             ExitCode::FAILURE,
         ),
         Invocation::InterfaceNotSet => print(

@@ -5,16 +5,20 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+// libvirt's `VIR_NETWORK_DHCP_LEASE_FILE_SIZE_MAX` (32 MiB), the cap the NSS
+// modules apply too.
+use common::lease_dir::MAX_FILE_BYTES;
+
 use crate::atomic_write;
-use crate::cli::{Action, Event};
 use crate::config;
 use crate::corrupt;
 use crate::error::HelperError;
 use crate::init_output::render_init_output;
-use crate::json::{self, Value};
+use crate::invocation::{Action, Event};
 use crate::leases;
 use crate::lock::PidLock;
-use crate::status_file::{self, ReadError};
+use crate::regular_file::{self, ReadError};
+use crate::yajl_json::{self, Value};
 
 /// Where a run reads and writes; [`process_event_compiled_in`] in production.
 pub struct Paths<'a> {
@@ -33,7 +37,7 @@ pub fn process_event(
     let _lock = PidLock::acquire(paths.lock_file)
         .map_err(|(what, e)| HelperError::io(what, paths.lock_file, &e))?;
     let status_path = paths.status_file;
-    status_file::touch(status_path)
+    regular_file::touch(status_path)
         .map_err(|e| HelperError::io("Refusing status file", status_path, &e))?;
 
     let new_lease = match event.action {
@@ -71,7 +75,7 @@ pub fn process_event(
     }
     let mut all = merged.leases;
     all.extend(new_lease);
-    let bytes = json::to_pretty_bytes(&Value::Array(all)).map_err(|e| {
+    let bytes = yajl_json::to_pretty_bytes(&Value::Array(all)).map_err(|e| {
         HelperError::new(format!("internal error: cannot serialise the leases: {e}"))
     })?;
     atomic_write::replace_file(status_path, &bytes)
@@ -82,7 +86,7 @@ pub fn process_event(
 /// `stderr` and treated as empty; the status file is then re-created empty,
 /// as the touch had left it.
 fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, HelperError> {
-    let contents = match status_file::read_limited(path, config::MAX_STATUS_FILE_BYTES) {
+    let contents = match regular_file::read_limited(path, MAX_FILE_BYTES) {
         Ok(contents) => contents,
         Err(ReadError::Io(e)) => return Err(HelperError::io("Failed to read file", path, &e)),
         Err(ReadError::NotRegular(e)) => {
@@ -98,7 +102,7 @@ fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, H
     if contents.is_empty() {
         return Ok(None);
     }
-    match json::parse(&contents) {
+    match yajl_json::parse(&contents) {
         Ok(value) => Ok(Some(value)),
         // Too deep for us is handled like unparsable: C would accept it,
         // but the leases are kept aside and dnsmasq can still start.
@@ -112,7 +116,7 @@ fn load_existing(path: &Path, stderr: &mut dyn Write) -> Result<Option<Value>, H
                 path.display(),
                 kept.display()
             );
-            status_file::touch(path)
+            regular_file::touch(path)
                 .map_err(|e| HelperError::io("cannot create file", path, &e))?;
             atomic_write::sync_parent_dir(path)
                 .map_err(|e| HelperError::io("cannot sync directory of", path, &e))?;
@@ -327,12 +331,12 @@ mod tests {
     fn oversized_file_is_refused_and_kept() {
         let run = Run::new("big");
         let file = fs::File::create(run.status()).unwrap();
-        file.set_len(config::MAX_STATUS_FILE_BYTES + 1).unwrap();
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
         let (r, _, _) = run.go(&v4(Action::Add, "m", "10.0.0.1", None, "5"));
         assert!(r.is_err());
         assert_eq!(
             fs::metadata(run.status()).unwrap().len(),
-            config::MAX_STATUS_FILE_BYTES + 1
+            MAX_FILE_BYTES + 1
         );
     }
 

@@ -1,7 +1,10 @@
 //! The bytes the real writers produce: `<bridge>.status` from
 //! `libvirt_leaseshelper` and `<bridge>.macs` from libvirtd's virMacMap, both
-//! yajl "beautify" output (2-space indent, `/` and UTF-8 unescaped, trailing
-//! newline, an empty array as `[\n\n]\n`).
+//! yajl "beautify" output, written through the lease helper's own writer
+//! (`leasehelper::yajl_json`, checked against the C helper's files below).
+
+// `::` because this crate has a `leasehelper` module of its own.
+use ::leasehelper::yajl_json::{to_pretty_bytes, Value};
 
 /// One lease, with the keys in the order `virLeaseNew` writes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,67 +55,64 @@ pub struct DomainMacs {
     pub macs: Vec<String>,
 }
 
+impl Lease {
+    /// The lease as a JSON object, members in `virLeaseNew`'s order.
+    fn to_json(&self) -> Value {
+        let strings = [
+            ("iaid", self.iaid.as_deref()),
+            ("ip-address", Some(self.ip_address.as_str())),
+            ("mac-address", Some(self.mac_address.as_str())),
+            ("hostname", self.hostname.as_deref()),
+            ("client-id", self.client_id.as_deref()),
+            ("server-duid", self.server_duid.as_deref()),
+        ];
+        let mut members: Vec<(Vec<u8>, Value)> = strings
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|v| member(key, string(v))))
+            .collect();
+        members.push(member(
+            "expiry-time",
+            Value::Number(self.expiry_time.to_string()),
+        ));
+        Value::Object(members)
+    }
+}
+
 pub fn status_file(leases: &[Lease]) -> String {
-    array(leases.iter().map(|lease| {
-        let mut members = Vec::new();
-        let mut string = |key: &str, value: &Option<String>| {
-            if let Some(value) = value {
-                members.push(format!("    {}: {}", quote(key), quote(value)));
-            }
-        };
-        string("iaid", &lease.iaid);
-        string("ip-address", &Some(lease.ip_address.clone()));
-        string("mac-address", &Some(lease.mac_address.clone()));
-        string("hostname", &lease.hostname);
-        string("client-id", &lease.client_id);
-        string("server-duid", &lease.server_duid);
-        members.push(format!("    \"expiry-time\": {}", lease.expiry_time));
-        format!("  {{\n{}\n  }}", members.join(",\n"))
-    }))
+    pretty(&Value::Array(leases.iter().map(Lease::to_json).collect()))
 }
 
 /// virMacMap writes domains in `strcmp` order; so does this.
 pub fn macs_file(domains: &[DomainMacs]) -> String {
     let mut sorted: Vec<&DomainMacs> = domains.iter().filter(|d| !d.macs.is_empty()).collect();
     sorted.sort_by(|a, b| a.domain.as_bytes().cmp(b.domain.as_bytes()));
-    array(sorted.into_iter().map(|d| {
-        let macs: Vec<String> = d
-            .macs
-            .iter()
-            .map(|m| format!("      {}", quote(m)))
-            .collect();
-        format!(
-            "  {{\n    \"domain\": {},\n    \"macs\": [\n{}\n    ]\n  }}",
-            quote(&d.domain),
-            macs.join(",\n")
-        )
-    }))
+    pretty(&Value::Array(
+        sorted
+            .into_iter()
+            .map(|d| {
+                Value::Object(vec![
+                    member("domain", string(&d.domain)),
+                    member(
+                        "macs",
+                        Value::Array(d.macs.iter().map(|m| string(m)).collect()),
+                    ),
+                ])
+            })
+            .collect(),
+    ))
 }
 
-fn array(elements: impl Iterator<Item = String>) -> String {
-    let elements: Vec<String> = elements.collect();
-    format!("[\n{}\n]\n", elements.join(",\n"))
+fn string(s: &str) -> Value {
+    Value::String(s.as_bytes().to_vec())
 }
 
-/// A JSON string as yajl_gen_string escapes it with libvirt's flags.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+fn member(key: &str, value: Value) -> (Vec<u8>, Value) {
+    (key.as_bytes().to_vec(), value)
+}
+
+fn pretty(document: &Value) -> String {
+    let bytes = to_pretty_bytes(document).expect("yajl can write it");
+    String::from_utf8(bytes).expect("written from UTF-8 strings")
 }
 
 #[cfg(test)]
@@ -223,6 +223,7 @@ mod tests {
 
     #[test]
     fn strings_are_escaped_like_yajl() {
-        assert_eq!(quote("a/b\"c\\\t\u{1}é"), "\"a/b\\\"c\\\\\\t\\u0001é\"");
+        let lease = Lease::v4("10.0.0.1", "m", Some("a/b\"c\\\t\u{1}é"), FUT);
+        assert!(status_file(&[lease]).contains("\"hostname\": \"a/b\\\"c\\\\\\t\\u0001é\""));
     }
 }

@@ -1,83 +1,19 @@
-//! A built NSS module loaded in-process with `dlopen`, as glibc loads it:
-//! its six entry points with their C signatures from `<nss.h>`.
+//! A built NSS module loaded in-process with `dlopen`, as glibc loads it
+//! (`nss-loader`): its six entry points with their C signatures.
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::CStr;
 use std::net::IpAddr;
+
+pub use nss_loader::GaihAddrTuple;
+use nss_loader::{
+    EntryPoint, Gethostbyaddr2R, GethostbyaddrR, Gethostbyname2R, Gethostbyname3R, Gethostbyname4R,
+    GethostbynameR, Library,
+};
 
 use crate::modules;
 
-pub type GethostbynameR = unsafe extern "C" fn(
-    *const c_char,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-pub type Gethostbyname2R = unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-pub type Gethostbyname3R = unsafe extern "C" fn(
-    *const c_char,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-    *mut *mut c_char,
-) -> c_int;
-pub type Gethostbyname4R = unsafe extern "C" fn(
-    *const c_char,
-    *mut *mut GaihAddrTuple,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-) -> c_int;
-pub type GethostbyaddrR = unsafe extern "C" fn(
-    *const c_void,
-    libc::socklen_t,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-) -> c_int;
-pub type Gethostbyaddr2R = unsafe extern "C" fn(
-    *const c_void,
-    libc::socklen_t,
-    c_int,
-    *mut libc::hostent,
-    *mut c_char,
-    usize,
-    *mut c_int,
-    *mut c_int,
-    *mut i32,
-) -> c_int;
-
-/// glibc's `struct gaih_addrtuple`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct GaihAddrTuple {
-    pub next: *mut GaihAddrTuple,
-    pub name: *mut c_char,
-    pub family: c_int,
-    pub addr: [u32; 4],
-    pub scopeid: u32,
-}
-
 /// One module's entry points. The module stays loaded for the process's
-/// life (it is linked `-z nodelete`, and nothing here calls `dlclose`).
+/// life (it is linked `-z nodelete`, and nothing calls `dlclose`).
 #[derive(Clone, Copy)]
 pub struct NssModule {
     pub service: &'static str,
@@ -92,46 +28,20 @@ pub struct NssModule {
 impl NssModule {
     /// `dlopen`s `file` from our module dir and resolves `_nss_<service>_*`.
     pub fn load(file: &str, service: &'static str) -> NssModule {
-        let path = CString::new(
-            modules::ours()
-                .join(file)
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .expect("no NUL in path");
-        // SAFETY: a valid path; loading runs the module's (trivial) initialisers.
-        let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        assert!(!handle.is_null(), "dlopen {file} failed");
-        let symbol = |function: &str| {
-            let name = CString::new(format!("_nss_{service}_{function}")).expect("no NUL");
-            // SAFETY: a live handle and a NUL-terminated name.
-            let address = unsafe { libc::dlsym(handle, name.as_ptr()) };
-            assert!(!address.is_null(), "{file} lacks {name:?}");
-            address
-        };
-        // SAFETY: each symbol has the glibc NSS signature its name promises.
-        unsafe {
-            NssModule {
-                service,
-                gethostbyname_r: std::mem::transmute::<*mut c_void, GethostbynameR>(symbol(
-                    "gethostbyname_r",
-                )),
-                gethostbyname2_r: std::mem::transmute::<*mut c_void, Gethostbyname2R>(symbol(
-                    "gethostbyname2_r",
-                )),
-                gethostbyname3_r: std::mem::transmute::<*mut c_void, Gethostbyname3R>(symbol(
-                    "gethostbyname3_r",
-                )),
-                gethostbyname4_r: std::mem::transmute::<*mut c_void, Gethostbyname4R>(symbol(
-                    "gethostbyname4_r",
-                )),
-                gethostbyaddr_r: std::mem::transmute::<*mut c_void, GethostbyaddrR>(symbol(
-                    "gethostbyaddr_r",
-                )),
-                gethostbyaddr2_r: std::mem::transmute::<*mut c_void, Gethostbyaddr2R>(symbol(
-                    "gethostbyaddr2_r",
-                )),
-            }
+        let library = Library::open(&modules::ours().join(file)).unwrap_or_else(|e| panic!("{e}"));
+        fn entry<E: EntryPoint>(library: &Library, service: &str) -> E {
+            library
+                .entry_point(service)
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+        NssModule {
+            service,
+            gethostbyname_r: entry(&library, service),
+            gethostbyname2_r: entry(&library, service),
+            gethostbyname3_r: entry(&library, service),
+            gethostbyname4_r: entry(&library, service),
+            gethostbyaddr_r: entry(&library, service),
+            gethostbyaddr2_r: entry(&library, service),
         }
     }
 

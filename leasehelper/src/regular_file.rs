@@ -1,6 +1,7 @@
-//! Reading and creating `<bridge>.status` (libvirt's `virFileTouch` and
-//! `virFileReadAll` with the 32 MiB limit), refusing anything that is not a
-//! regular file without ever blocking on it (DECISIONS.md H11).
+//! Touching and reading a file only when it is a regular file, without ever
+//! blocking on one that is not (DECISIONS.md H11): `<bridge>.status`
+//! (libvirt's `virFileTouch`, and `virFileReadAll` with a size limit), and
+//! the refusal messages the lock file shares.
 
 use std::fs::{self, File, FileType, OpenOptions};
 use std::io::{self, Read};
