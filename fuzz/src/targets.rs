@@ -222,13 +222,9 @@ fn oracle_leases(bytes: &[u8]) -> Result<Option<(Vec<OracleLease>, usize)>, ()> 
     Ok(Some((leases, skipped)))
 }
 
-/// The leases of a parse, or its error, for comparing two parses.
-fn lease_summary(
-    parsed: &Result<LeaseFile, JsonError>,
-) -> Result<(Vec<OracleLease>, usize), String> {
-    let file = parsed.as_ref().map_err(JsonError::to_string)?;
-    let leases = file
-        .leases()
+/// The leases of a parsed file, as the oracle states them.
+fn leases_of(file: &LeaseFile) -> Vec<OracleLease> {
+    file.leases()
         .iter()
         .map(|l| {
             (
@@ -238,8 +234,15 @@ fn lease_summary(
                 file.mac(l).map(str::to_owned),
             )
         })
-        .collect();
-    Ok((leases, file.skipped_entries()))
+        .collect()
+}
+
+/// The leases of a parse, or its error, for comparing two parses.
+fn lease_summary(
+    parsed: &Result<LeaseFile, JsonError>,
+) -> Result<(Vec<OracleLease>, usize), String> {
+    let file = parsed.as_ref().map_err(JsonError::to_string)?;
+    Ok((leases_of(file), file.skipped_entries()))
 }
 
 fn status_file(data: &[u8]) -> u64 {
@@ -257,19 +260,11 @@ fn status_file(data: &[u8]) -> u64 {
         (Err(e), Err(())) => return outcome(("err", error_kind(&e))),
         (Ok(file), Ok(None)) => file,
         (Ok(file), Ok(Some((expected, skipped)))) => {
-            let got: Vec<OracleLease> = file
-                .leases()
-                .iter()
-                .map(|l| {
-                    (
-                        l.address,
-                        l.expiry,
-                        file.hostname(l).map(str::to_owned),
-                        file.mac(l).map(str::to_owned),
-                    )
-                })
-                .collect();
-            assert_eq!(got, expected, "leases differ from the serde_json oracle");
+            assert_eq!(
+                leases_of(&file),
+                expected,
+                "leases differ from the serde_json oracle"
+            );
             assert_eq!(file.skipped_entries(), skipped, "skipped entry count");
             file
         }
