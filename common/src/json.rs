@@ -780,7 +780,7 @@ impl<R: Read> Chunks<R> {
             self.start = 0;
         }
         if self.filled == self.bytes.len() {
-            let grown = self.bytes.len().max(64) * 2;
+            let grown = grown_len(self.bytes.len(), self.base, self.limit);
             self.bytes
                 .try_reserve_exact(grown - self.bytes.len())
                 .map_err(crate::OutOfMemory::from)?;
@@ -804,6 +804,15 @@ impl<R: Read> Chunks<R> {
         }
         Ok(())
     }
+}
+
+/// The buffer's next length when an element fills it: twice as long, but
+/// never longer than the document may be (`limit` bytes, plus one to see
+/// that it is longer), so that one element as large as the 32 MiB cap costs
+/// no 64 MiB buffer.
+fn grown_len(len: usize, base: u64, limit: u64) -> usize {
+    let most = usize::try_from(limit.saturating_sub(base).saturating_add(1)).unwrap_or(usize::MAX);
+    (len.max(64) * 2).min(most).max(len + 1)
 }
 
 /// Visits the elements of a top-level array read from `source`, calling
@@ -1326,6 +1335,28 @@ mod tests {
         );
         let fits = for_each_object_in_array(document.as_bytes(), 0, 200_003, |_| Ok(()));
         assert!(fits.is_ok(), "{fits:?}");
+    }
+
+    #[test]
+    fn the_buffer_grows_by_doubling_up_to_the_limit() {
+        assert_eq!(grown_len(CHUNK_BYTES, 0, u64::MAX), 2 * CHUNK_BYTES);
+        assert_eq!(grown_len(10, 0, u64::MAX), 128);
+        let cap = 32 << 20;
+        assert_eq!(grown_len(16 << 20, 0, cap), 32 << 20);
+        assert_eq!(grown_len(24 << 20, 0, cap), cap as usize + 1);
+        // What is left of the document counts, not its start.
+        assert_eq!(grown_len(1 << 20, cap - 1000, cap), (1 << 20) + 1);
+        assert_eq!(grown_len(100, cap - 1000, cap), 200);
+        // A document of exactly `limit` bytes fits, with one byte to spare.
+        let document = format!("[{}]", "1,".repeat(100_000) + "1");
+        let limit = document.len() as u64;
+        let result = for_each_object_in_array(document.as_bytes(), 0, limit, |_| Ok(()));
+        assert!(result.is_ok(), "{result:?}");
+        let result = for_each_object_in_array(document.as_bytes(), 0, limit - 1, |_| Ok(()));
+        assert!(
+            matches!(result, Err(ReadError::TooLarge { .. })),
+            "{result:?}"
+        );
     }
 
     #[test]
