@@ -870,7 +870,14 @@ pub(crate) fn for_each_object_in_array<R: Read>(
             }
             // Perhaps only cut short: try the step again with more bytes.
             Err(_) if !chunks.eof => chunks.read_more()?,
-            Ok(Step::NeedMore) => unreachable!("the end of the document needs no more bytes"),
+            // `step` asks for more only before the end; were it to at the
+            // end, the document would be cut short (no panic in a host).
+            Ok(Step::NeedMore) => {
+                return Err(ReadError::Syntax {
+                    offset: chunks.base + chunks.filled as u64,
+                    reason: "unexpected end of file",
+                })
+            }
             Err(fault) => {
                 return Err(ReadError::Syntax {
                     offset: chunks.base + (chunks.start + fault.at) as u64,
