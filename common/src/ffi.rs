@@ -400,20 +400,7 @@ pub(crate) fn for_each_dir_entry(
     path: &Path,
     mut visit: impl FnMut(&[u8], u8) -> Result<(), c_int>,
 ) -> Result<(), c_int> {
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    let mut c_path = Vec::new();
-    c_path
-        .try_reserve_exact(bytes.len() + 1)
-        .map_err(|_| libc::ENOMEM)?;
-    c_path.extend_from_slice(bytes);
-    c_path.push(0);
-    let c_path = CStr::from_bytes_with_nul(&c_path).map_err(|_| libc::EINVAL)?;
-    let last_errno = || {
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
-    };
+    let c_path = c_path_of(path)?;
 
     /// Closes the stream however the walk ends (a panic in `visit` too).
     struct Stream(*mut libc::DIR);
@@ -451,6 +438,40 @@ pub(crate) fn for_each_dir_entry(
     }
 }
 
+/// A path as a NUL-terminated C string.
+struct CPath(Vec<u8>);
+
+impl CPath {
+    fn as_ptr(&self) -> *const c_char {
+        self.0.as_ptr().cast()
+    }
+}
+
+/// `path` as a C string, allocated fallibly (`ENOMEM`, N30; not `CString`,
+/// whose conversions may reallocate infallibly); `EINVAL` for a path
+/// holding a NUL byte.
+fn c_path_of(path: &Path) -> Result<CPath, c_int> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.contains(&0) {
+        return Err(libc::EINVAL);
+    }
+    let mut c_path = Vec::new();
+    c_path
+        .try_reserve_exact(bytes.len() + 1)
+        .map_err(|_| libc::ENOMEM)?;
+    c_path.extend_from_slice(bytes);
+    c_path.push(0);
+    Ok(CPath(c_path))
+}
+
+/// This thread's errno after a libc call that failed (`EIO` if none).
+fn last_errno() -> c_int {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
 /// The canonical path of `path` (`realpath`), or an errno. Unlike
 /// `std::fs::canonicalize`, which copies glibc's result into a `PathBuf`
 /// infallibly, every allocation here may fail (`ENOMEM`, N30). A result of
@@ -458,22 +479,13 @@ pub(crate) fn for_each_dir_entry(
 /// into C strings on the stack, longer ones on the heap, infallibly, and the
 /// caller opens it with std.
 pub(crate) fn real_path(path: &Path) -> Result<std::path::PathBuf, c_int> {
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    let bytes = path.as_os_str().as_bytes();
-    let mut c_path = Vec::new();
-    c_path
-        .try_reserve_exact(bytes.len() + 1)
-        .map_err(|_| libc::ENOMEM)?;
-    c_path.extend_from_slice(bytes);
-    c_path.push(0);
-    let c_path = CStr::from_bytes_with_nul(&c_path).map_err(|_| libc::EINVAL)?;
+    use std::os::unix::ffi::OsStringExt;
+    let c_path = c_path_of(path)?;
     // SAFETY: a NUL-terminated string; with a NULL buffer realpath returns a
     // malloc'ed string or NULL with errno set.
     let resolved = unsafe { libc::realpath(c_path.as_ptr(), ptr::null_mut()) };
     if resolved.is_null() {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
+        return Err(last_errno());
     }
     // SAFETY: realpath returned a NUL-terminated string.
     let text = unsafe { CStr::from_ptr(resolved) }.to_bytes();
