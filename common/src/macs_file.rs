@@ -4,7 +4,6 @@
 //! string `domain` is skipped (the C module would let it inherit the previous
 //! entry's domain, a quirk we don't copy); non-string MACs are ignored.
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
 use std::io::Read;
@@ -68,7 +67,7 @@ impl MacsFile {
                     macs.try_reserve(entry.macs.len())
                         .map_err(OutOfMemory::from)?;
                     for (mac, is_text) in entry.macs {
-                        let span = text.push_lowercase(&mac)?;
+                        let span = text.push_lowercase(mac.as_bytes())?;
                         macs.push(if is_text { span } else { span.garbled() });
                     }
                     let mac_count = macs.len() as u32 - first_mac;
@@ -216,10 +215,10 @@ impl fmt::Debug for MacsFile {
 #[derive(Default)]
 struct RawDomain<'a> {
     domain: Option<Scalar<'a>>,
-    /// The bytes (UTF-8) of every string of every `macs` array (repeated
-    /// arrays accumulate, as in C), and whether it is text (not garbled,
-    /// N27); other element types, and a `macs` that is not an array, add none.
-    macs: Vec<(Cow<'a, [u8]>, bool)>,
+    /// Every string of every `macs` array (repeated arrays accumulate, as in
+    /// C), and whether it is text (not garbled, N27); other element types,
+    /// and a `macs` that is not an array, add none.
+    macs: Vec<(Text<'a>, bool)>,
 }
 
 impl<'a> RawDomain<'a> {
@@ -233,9 +232,8 @@ impl<'a> RawDomain<'a> {
                     let mut macs = reader.array()?;
                     while macs.next(reader)? {
                         let mac = match reader.scalar(3)? {
-                            Scalar::Str(Text::Ascii(mac)) => (Cow::Borrowed(mac), true),
-                            Scalar::Str(Text::Str(mac)) => (cow_bytes(mac), true),
-                            Scalar::Garbled(mac) => (cow_bytes(mac), false),
+                            Scalar::Str(mac) => (mac, true),
+                            Scalar::Garbled(mac) => (Text::Str(mac), false),
                             _ => continue,
                         };
                         entry.macs.try_reserve(1).map_err(OutOfMemory::from)?;
@@ -246,13 +244,6 @@ impl<'a> RawDomain<'a> {
             }
         }
         Ok(entry)
-    }
-}
-
-fn cow_bytes(text: Cow<str>) -> Cow<[u8]> {
-    match text {
-        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
-        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
     }
 }
 
