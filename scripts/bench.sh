@@ -48,20 +48,11 @@ SERVICES="libvirt libvirt_guest"
 
 say() { printf '[bench %4ds] %s\n' "$SECONDS" "$*" >&2; }
 
-multiarch() {
-    local m
-    m=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
-    echo "${m:-$(uname -m)-linux-gnu}"
-}
+# shellcheck source=scripts/installed-modules.sh
+. "$ROOT/scripts/installed-modules.sh"
 
 # The installed C module for a service, or nothing.
-c_module() {
-    local d ma
-    ma=$(multiarch)
-    for d in "/lib/$ma" "/usr/lib/$ma" /lib64 /usr/lib64; do
-        if [ -e "$d/libnss_$1.so.2" ]; then echo "$d/libnss_$1.so.2"; return; fi
-    done
-}
+c_module() { installed_module "$1"; }
 
 # K counts leases: v4 = K hosts with one IPv4 lease each, dual = K/2 hosts
 # with one IPv4 and one IPv6 lease each (a single 100,000-lease network

@@ -38,23 +38,16 @@ MODULE_FILES=(libnss_libvirt.so.2 libnss_libvirt_guest.so.2)
 usage() { sed -n '2,/^set -euo/p' "$SELF" | sed -e '$d' -e 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "$PROG: error: $*" >&2; exit 125; }
 
-multiarch() {
-    local m
-    m=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
-    echo "${m:-$(uname -m)-linux-gnu}"
-}
+# shellcheck source=scripts/installed-modules.sh
+. "$(dirname "$SELF")/installed-modules.sh"
 
 # The dir the system loads NSS modules from (where libnss_files lives if no
 # libvirt module is installed).
 system_module_dir() {
-    local d ma
-    ma=$(multiarch)
-    for d in "/lib/$ma" "/usr/lib/$ma" /lib64 /usr/lib64 /lib /usr/lib; do
-        if [ -e "$d/libnss_libvirt.so.2" ] || [ -e "$d/libnss_libvirt_guest.so.2" ]; then
-            echo "$d"; return
-        fi
-    done
-    echo ""
+    local m
+    m=$(installed_module libvirt)
+    [ -n "$m" ] || m=$(installed_module libvirt_guest)
+    if [ -n "$m" ]; then dirname "$m"; else echo ""; fi
 }
 
 # ------------------------------------------------------------ inside the ns --
